@@ -1,0 +1,56 @@
+// In-memory event log written once as CSV at the end of a run: keeps Python out of the
+// per-packet path (a Python callback per packet would dominate the run time).
+#ifndef GENSEMCOM_TRACE_LOG_H
+#define GENSEMCOM_TRACE_LOG_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ns3
+{
+
+struct GscTraceRecord
+{
+    double timeS;
+    std::string node;
+    std::string event;
+    int64_t unit;
+    int32_t stream;
+    int32_t seq;
+    int64_t bytes;
+    int32_t mcs;  ///< LTE MCS of a transport block (-1 if not a PHY event)
+    int32_t rv;   ///< HARQ redundancy version: > 0 means a retransmission
+    int32_t ok;   ///< 1 delivered intact / CRC ok, 0 failed, -1 not applicable
+    int32_t rnti; ///< LTE RNTI (-1 if not LTE)
+};
+
+class GscTraceLog
+{
+  public:
+    static void Add(const std::string& node,
+                    const std::string& event,
+                    int64_t unit = -1,
+                    int32_t stream = -1,
+                    int32_t seq = -1,
+                    int64_t bytes = 0,
+                    int32_t mcs = -1,
+                    int32_t rv = -1,
+                    int32_t ok = -1,
+                    int32_t rnti = -1);
+    static void Clear();
+    static std::size_t Size();
+    /// Write all records as CSV (header row first); returns false if the file cannot be written.
+    static bool WriteCsv(const std::string& path);
+
+  private:
+    static std::vector<GscTraceRecord>& Records();
+};
+
+/// Connect LTE PHY trace sources (UL/DL transport block reception: MCS, size, HARQ rv,
+/// correctness) to the log. Call after the LTE devices are installed.
+void GscConnectLtePhyTraces();
+
+} // namespace ns3
+
+#endif
