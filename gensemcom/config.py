@@ -1,0 +1,188 @@
+"""Scenario configuration: a JSON file validated against this schema before ns-3 starts.
+
+Every key is documented by its Field description; `python -m gensemcom config-doc` prints the
+reference that configs/README.md holds. Unknown keys are errors (a typo must not silently
+fall back to a default).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+_RATE = re.compile(r"^\d+(\.\d+)?(bps|kbps|Kbps|Mbps|Gbps)$")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names the offending key(s), one line each."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _check_rate(value: str) -> str:
+    if not _RATE.match(value):
+        raise ValueError(f"data rate must look like '5Mbps' or '100kbps', got {value!r}")
+    return value
+
+
+class ImagesConfig(_Strict):
+    names: list[str] = Field(
+        ["barbara", "monarch", "kodim23"], min_length=1,
+        description="Images sent as semantic units, by catalogue name (pyagents/DATA.md).")
+    size: int = Field(128, ge=64, le=1024, description="Square side in pixels after centre crop/resize.")
+    repeat: int = Field(1, ge=1, le=1000, description="Send the image list this many times.")
+    start_s: float = Field(0.5, ge=0.1, description="Simulated time of the first unit (after LTE attach).")
+    interval_s: float = Field(0.3, gt=0, description="Time between consecutive units of one source.")
+
+
+class PropagationConfig(_Strict):
+    model: Literal["friis", "log_distance", "three_log_distance", "cost231", "okumura_hata"] = Field(
+        "log_distance", description="ns-3 path-loss model (see README: swapping the channel).")
+    attributes: dict[str, float | int | str] = Field(
+        {"Exponent": 3.4, "ReferenceLoss": 30.0},
+        description="ns-3 attributes of that model, by their ns-3 names.")
+
+
+class FadingConfig(_Strict):
+    model: Literal["none", "EPA", "EVA", "ETU"] = Field(
+        "EVA", description="3GPP multipath profile of the generated Jakes fading trace, or none.")
+    speed_kmh: float = Field(3.0, ge=0, le=500, description="UE speed setting the Doppler spread.")
+    trace_s: float = Field(10.0, ge=1.0, le=60.0, description="Length of the generated trace.")
+
+
+class UeConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="Node name in traces.")
+    distance_m: float = Field(gt=0, le=100000, description="Distance to the eNB.")
+    role: Literal["source", "sink"] = Field(description="source: sends units; sink: receives generated content.")
+
+
+class LteConfig(_Strict):
+    bandwidth_rb: Literal[6, 15, 25, 50, 75, 100] = Field(25, description="UL and DL bandwidth in resource blocks.")
+    earfcn_dl: int = Field(100, ge=0, le=65535, description="DL EARFCN (UL is DL + 18000).")
+    enb_tx_power_dbm: float = Field(30.0, ge=-30, le=60, description="eNB transmit power.")
+    ue_tx_power_dbm: float = Field(23.0, ge=-30, le=40, description="UE transmit power.")
+    scheduler: Literal["pf", "rr", "fdmt", "tdmt"] = Field("pf", description="MAC scheduler (proportional fair, round robin, max throughput).")
+    amc: Literal["mi", "piro"] = Field("mi", description="AMC model: mutual-information based (mi) or PiroEW2010.")
+    harq: bool = Field(True, description="HARQ retransmissions at the MAC.")
+    rlc: Literal["am", "um", "sm"] = Field("am", description="RLC mode of the bearers: acknowledged, unacknowledged, saturation.")
+    propagation: PropagationConfig = Field(default_factory=PropagationConfig)
+    fading: FadingConfig = Field(default_factory=FadingConfig)
+    ues: list[UeConfig] = Field(
+        default_factory=lambda: [UeConfig(name="ue_tx", distance_m=300.0, role="source"),
+                                 UeConfig(name="ue_rx", distance_m=150.0, role="sink")],
+        min_length=2, description="User equipment: at least one source and exactly one sink.")
+
+    @model_validator(mode="after")
+    def _roles(self):
+        names = [u.name for u in self.ues]
+        if len(set(names)) != len(names):
+            raise ValueError("UE names must be unique")
+        if sum(u.role == "sink" for u in self.ues) != 1:
+            raise ValueError("exactly one UE must have role 'sink'")
+        if not any(u.role == "source" for u in self.ues):
+            raise ValueError("at least one UE must have role 'source'")
+        return self
+
+
+class BackhaulConfig(_Strict):
+    rate: str = Field("1Gbps", description="PGW - edge server point-to-point link rate.")
+    delay_ms: float = Field(5.0, ge=0, le=1000, description="One-way delay of that link.")
+    _rate = field_validator("rate")(_check_rate)
+
+
+class AppConfig(_Strict):
+    segment_bytes: int = Field(1000, ge=64, le=1400, description="Payload bytes per packet (plus a 28-byte semantic header).")
+    rate: str = Field("5Mbps", description="Pacing rate of each sender (keeps RLC buffers from overflowing).")
+    unit_timeout_s: float = Field(2.0, gt=0, description="A unit not complete this long after its first packet is handed over incomplete.")
+    _rate = field_validator("rate")(_check_rate)
+
+
+class ComputeConfig(_Strict):
+    kind: Literal["fixed", "measured"] = Field(
+        "fixed", description="fixed: deterministic per-op times below (same seed => same traces); "
+                             "measured: the agents' measured wall time x scale (not reproducible).")
+    encode_s: float = Field(0.02, ge=0, description="Source encoding time per unit (fixed).")
+    generate_s: float = Field(0.05, ge=0, description="Generation time per unit at the GenAI node (fixed).")
+    scale: float = Field(1.0, gt=0, description="Multiplier on measured times (e.g. CPU -> GPU speed-up).")
+
+
+class AgentsConfig(_Strict):
+    timeout_s: float = Field(60.0, gt=0, description="Bridge reply timeout per attempt.")
+    retries: int = Field(1, ge=0, le=10, description="Retries (fresh socket each) before an agent is declared dead.")
+    ready_timeout_s: float = Field(180.0, gt=0, description="Time allowed for an agent to load its models.")
+    threads: int = Field(1, ge=1, le=64, description="torch threads per agent.")
+    codec_weights: str | None = Field(None, description="Latent codec checkpoint; null = the shipped one.")
+    edge_sigma: float = Field(2.0, gt=0, description="Canny sigma of the edge map extractor.")
+
+
+class BitErrorsConfig(_Strict):
+    ber: float = Field(0.0, ge=0, le=0.5, description="Residual bit error rate of payloads received by the GenAI node (flipped, not dropped).")
+
+
+class SimConfig(_Strict):
+    drain_s: float = Field(3.0, gt=0, description="Simulated time after the last unit before the run stops.")
+
+
+class Config(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Run name: results go to <output_dir>/<name>/<timestamp>/.")
+    seed: int = Field(1, ge=1, description="Seed of ns-3's RNG (run number) and of the agents and traces.")
+    scenario: Literal["lte_edge"] = Field("lte_edge", description="Scenario driver: UEs -> eNB -> EPC -> edge server (GenAI) -> sink UE.")
+    output_dir: str = Field("results", description="Results root, relative to the repository.")
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+    lte: LteConfig = Field(default_factory=LteConfig)
+    backhaul: BackhaulConfig = Field(default_factory=BackhaulConfig)
+    app: AppConfig = Field(default_factory=AppConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    bit_errors: BitErrorsConfig = Field(default_factory=BitErrorsConfig)
+    sim: SimConfig = Field(default_factory=SimConfig)
+
+    @field_validator("images")
+    @classmethod
+    def _known_images(cls, images: ImagesConfig) -> ImagesConfig:
+        from gensemcom.agents.images import names as catalogue_names
+
+        known = set(catalogue_names("train")) | set(catalogue_names("heldout"))
+        unknown = [n for n in images.names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown image(s) {unknown}; known: {sorted(known)}")
+        return images
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        got = err.get("input")
+        shown = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"config error: {where}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config error: file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config error: {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config error: {path}: top level must be a JSON object")
+    return parse_config(data)

@@ -1,0 +1,158 @@
+"""LTE edge scenario: UEs <-> eNB (LENA: AMC, HARQ, RLC, fading) <-> EPC/PGW <-> point-to-point
+backhaul <-> edge server (remote host) that runs the GenAI agent.
+
+Source UEs send semantic units uplink to the edge server; the edge server sends the generated
+content downlink to the sink UE.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .fading import ensure_fading_trace
+
+# Friendly config names -> ns-3 TypeIds (all accepted by LteHelper's PathlossModel).
+PATHLOSS_MODELS = {
+    "friis": "ns3::FriisPropagationLossModel",
+    "log_distance": "ns3::LogDistancePropagationLossModel",
+    "three_log_distance": "ns3::ThreeLogDistancePropagationLossModel",
+    "cost231": "ns3::Cost231PropagationLossModel",
+    "okumura_hata": "ns3::OkumuraHataPropagationLossModel",
+}
+SCHEDULERS = {
+    "pf": "ns3::PfFfMacScheduler",
+    "rr": "ns3::RrFfMacScheduler",
+    "fdmt": "ns3::FdMtFfMacScheduler",
+    "tdmt": "ns3::TdMtFfMacScheduler",
+}
+RLC_MAPPING = {"am": "RlcAmAlways", "um": "RlcUmAlways", "sm": "RlcSmAlways"}
+AMC_MODELS = {"mi": "MiErrorModel", "piro": "PiroEW2010"}
+ENB_HEIGHT_M = 30.0
+UE_HEIGHT_M = 1.5
+EDGE_SERVER = "es"
+
+
+@dataclass
+class Network:
+    nodes: dict = field(default_factory=dict)       # name -> ns3::Node
+    addresses: dict = field(default_factory=dict)   # name -> ns3::Ipv4Address
+    sources: list[str] = field(default_factory=list)
+    sink: str = ""
+    genai: str = EDGE_SERVER
+    info: dict = field(default_factory=dict)        # what was built, for summary.json
+    keep: list = field(default_factory=list)        # ns-3 helpers that must outlive the run
+
+
+def _value(ns, v):
+    """Typed ns-3 AttributeValue from a JSON scalar (StringValue converts via the checker)."""
+    if isinstance(v, bool):
+        return ns.BooleanValue(v)
+    if isinstance(v, int):
+        return ns.UintegerValue(v) if v >= 0 else ns.IntegerValue(v)
+    if isinstance(v, float):
+        return ns.DoubleValue(v)
+    return ns.StringValue(str(v))
+
+
+def build(ns, cfg, cache_dir: Path) -> Network:
+    lte_cfg = cfg.lte
+    # Buffers large enough for a whole unit: drops must come from the channel, not from the
+    # default 10 kB RLC buffers.
+    ns.Config.SetDefault("ns3::LteRlcUm::MaxTxBufferSize", ns.UintegerValue(4 * 1024 * 1024))
+    ns.Config.SetDefault("ns3::LteRlcAm::MaxTxBufferSize", ns.UintegerValue(4 * 1024 * 1024))
+    ns.Config.SetDefault("ns3::LteEnbRrc::EpsBearerToRlcMapping", ns.StringValue(RLC_MAPPING[lte_cfg.rlc]))
+    ns.Config.SetDefault("ns3::LteAmc::AmcModel", ns.StringValue(AMC_MODELS[lte_cfg.amc]))
+    ns.Config.SetDefault("ns3::LteEnbPhy::TxPower", ns.DoubleValue(lte_cfg.enb_tx_power_dbm))
+    ns.Config.SetDefault("ns3::LteUePhy::TxPower", ns.DoubleValue(lte_cfg.ue_tx_power_dbm))
+
+    lte = ns.CreateObject[ns.LteHelper]()
+    epc = ns.CreateObject[ns.PointToPointEpcHelper]()
+    lte.SetEpcHelper(epc)
+    lte.SetSchedulerType(SCHEDULERS[lte_cfg.scheduler])
+    lte.SetSchedulerAttribute("HarqEnabled", ns.BooleanValue(lte_cfg.harq))
+    tid = ns.TypeId.LookupByName(PATHLOSS_MODELS[lte_cfg.propagation.model])
+    lte.SetPathlossModelType(tid)
+    for key, val in lte_cfg.propagation.attributes.items():
+        lte.SetPathlossModelAttribute(key, _value(ns, val))
+    lte.SetEnbDeviceAttribute("DlBandwidth", ns.UintegerValue(lte_cfg.bandwidth_rb))
+    lte.SetEnbDeviceAttribute("UlBandwidth", ns.UintegerValue(lte_cfg.bandwidth_rb))
+    lte.SetEnbDeviceAttribute("DlEarfcn", ns.UintegerValue(lte_cfg.earfcn_dl))
+    lte.SetEnbDeviceAttribute("UlEarfcn", ns.UintegerValue(lte_cfg.earfcn_dl + 18000))
+    lte.SetUeDeviceAttribute("DlEarfcn", ns.UintegerValue(lte_cfg.earfcn_dl))
+
+    info = {"pathloss": PATHLOSS_MODELS[lte_cfg.propagation.model],
+            "scheduler": SCHEDULERS[lte_cfg.scheduler], "rlc": RLC_MAPPING[lte_cfg.rlc],
+            "amc": AMC_MODELS[lte_cfg.amc], "fading": None}
+    if lte_cfg.fading.model != "none":
+        trace = ensure_fading_trace(cache_dir, lte_cfg.fading.model, lte_cfg.fading.speed_kmh,
+                                    lte_cfg.bandwidth_rb, lte_cfg.fading.trace_s, cfg.seed)
+        lte.SetFadingModel("ns3::TraceFadingLossModel")
+        lte.SetFadingModelAttribute("TraceFilename", ns.StringValue(trace["path"]))
+        lte.SetFadingModelAttribute("TraceLength", ns.TimeValue(ns.Seconds(trace["TraceLength_s"])))
+        lte.SetFadingModelAttribute("SamplesNum", ns.UintegerValue(trace["SamplesNum"]))
+        lte.SetFadingModelAttribute("WindowSize", ns.TimeValue(ns.Seconds(trace["WindowSize_s"])))
+        lte.SetFadingModelAttribute("RbNum", ns.UintegerValue(trace["RbNum"]))
+        info["fading"] = {"model": lte_cfg.fading.model, "speed_kmh": lte_cfg.fading.speed_kmh,
+                          "trace": trace["path"]}
+
+    net = Network(info=info)
+
+    # Edge server behind the PGW.
+    pgw = epc.GetPgwNode()
+    hosts = ns.NodeContainer()
+    hosts.Create(1)
+    es = hosts.Get(0)
+    internet = ns.InternetStackHelper()
+    internet.Install(hosts)
+    p2p = ns.PointToPointHelper()
+    p2p.SetDeviceAttribute("DataRate", ns.StringValue(cfg.backhaul.rate))
+    p2p.SetDeviceAttribute("Mtu", ns.UintegerValue(1500))
+    p2p.SetChannelAttribute("Delay", ns.TimeValue(ns.MilliSeconds(cfg.backhaul.delay_ms)))
+    backhaul = p2p.Install(pgw, es)
+    ipv4h = ns.Ipv4AddressHelper()
+    ipv4h.SetBase(ns.Ipv4Address("1.0.0.0"), ns.Ipv4Mask("255.0.0.0"))
+    backhaul_ifs = ipv4h.Assign(backhaul)
+    routing = ns.Ipv4StaticRoutingHelper()
+    es_routes = routing.GetStaticRouting(es.GetObject[ns.Ipv4]())
+    es_routes.AddNetworkRouteTo(ns.Ipv4Address("7.0.0.0"), ns.Ipv4Mask("255.0.0.0"), 1)
+    net.nodes[EDGE_SERVER] = es
+    net.addresses[EDGE_SERVER] = backhaul_ifs.GetAddress(1)
+
+    # Radio side.
+    enbs = ns.NodeContainer()
+    enbs.Create(1)
+    ues = ns.NodeContainer()
+    ues.Create(len(lte_cfg.ues))
+    pos = ns.CreateObject[ns.ListPositionAllocator]()
+    pos.Add(ns.Vector(0.0, 0.0, ENB_HEIGHT_M))
+    for i, ue in enumerate(lte_cfg.ues):
+        angle = 2 * math.pi * i / len(lte_cfg.ues)
+        pos.Add(ns.Vector(ue.distance_m * math.cos(angle), ue.distance_m * math.sin(angle), UE_HEIGHT_M))
+    mobility = ns.MobilityHelper()
+    mobility.SetMobilityModel("ns3::ConstantPositionMobilityModel")
+    mobility.SetPositionAllocator(pos)
+    mobility.Install(enbs)
+    mobility.Install(ues)
+
+    enb_devs = lte.InstallEnbDevice(enbs)
+    ue_devs = lte.InstallUeDevice(ues)
+    internet.Install(ues)
+    ue_ifs = epc.AssignUeIpv4Address(ue_devs)
+    gateway = epc.GetUeDefaultGatewayAddress()
+    for i, ue in enumerate(lte_cfg.ues):
+        node = ues.Get(i)
+        routing.GetStaticRouting(node.GetObject[ns.Ipv4]()).SetDefaultRoute(gateway, 1)
+        net.nodes[ue.name] = node
+        net.addresses[ue.name] = ue_ifs.GetAddress(i)
+        if ue.role == "source":
+            net.sources.append(ue.name)
+        else:
+            net.sink = ue.name
+    lte.Attach(ue_devs, enb_devs.Get(0))
+    # Fix every random stream the LTE model draws from: same seed => same trace.
+    lte.AssignStreams(enb_devs, 1000)
+    lte.AssignStreams(ue_devs, 2000)
+    net.keep += [lte, epc, p2p, internet, mobility, pos]
+    return net
