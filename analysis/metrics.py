@@ -41,8 +41,8 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
 
     _check_pair(a, b)
     win = msssim_window(min(a.shape[:2]))
-    ta = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].double()
-    tb = torch.from_numpy(np.ascontiguousarray(b)).permute(2, 0, 1)[None].double()
+    ta = torch.from_numpy(np.array(a, dtype=np.float64)).permute(2, 0, 1)[None]
+    tb = torch.from_numpy(np.array(b, dtype=np.float64)).permute(2, 0, 1)[None]
     with torch.no_grad():
         return float(_ms_ssim(ta, tb, data_range=255.0, size_average=True, win_size=win))
 

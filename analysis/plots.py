@@ -65,6 +65,11 @@ def latency_breakdown(units: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def harq_retransmission(tb: pd.DataFrame) -> pd.Series:
+    """ns-3 marks a HARQ retransmission with NDI 0; it reports rv > 0 only in the downlink."""
+    return (tb["ndi"] == 0) | (tb["rv"] > 0)
+
+
 def lte_phy_activity(packets: pd.DataFrame, path: Path) -> None:
     """MCS of every LTE transport block over time (AMC), HARQ retransmissions and failures."""
     tb = packets[packets["event"].isin(["phy_ul_tb", "phy_dl_tb"])]
@@ -73,8 +78,8 @@ def lte_phy_activity(packets: pd.DataFrame, path: Path) -> None:
     fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
     for ax, (event, title) in zip(axes, [("phy_ul_tb", "uplink"), ("phy_dl_tb", "downlink")]):
         d = tb[tb["event"] == event]
-        first = d[d["rv"] == 0]
-        retx = d[d["rv"] > 0]
+        retransmitted = harq_retransmission(d)
+        first, retx = d[~retransmitted], d[retransmitted]
         failed = d[d["ok"] == 0]
         ax.scatter(first["time_s"], first["mcs"], s=4, label="first transmission")
         ax.scatter(retx["time_s"], retx["mcs"], s=10, marker="^", label="HARQ retransmission")

@@ -12,19 +12,22 @@ from gensemcom.config import Config, ConfigError, load_config
 
 def _config_doc(model=Config, prefix: str = "") -> list[str]:
     """One Markdown table row per config key, from the schema's Field descriptions."""
+    from pydantic import BaseModel
+
     lines = []
     for name, f in model.model_fields.items():
         key = f"{prefix}{name}"
-        sub = f.annotation if isinstance(f.annotation, type) else None
-        if sub is not None and issubclass(sub, Config.__mro__[1]):
-            lines += _config_doc(sub, key + ".")
+        if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel):
+            lines += _config_doc(f.annotation, key + ".")
             continue
-        default = f.get_default(call_default_factory=True)
-        if hasattr(default, "model_dump"):
-            default = default.model_dump()
-        if isinstance(default, list):
-            default = [d.model_dump() if hasattr(d, "model_dump") else d for d in default]
-        lines.append(f"| `{key}` | `{json.dumps(default)}` | {f.description or ''} |")
+        if f.is_required():
+            default = "required"
+        else:
+            value = f.get_default(call_default_factory=True)
+            if isinstance(value, list):
+                value = [v.model_dump() if isinstance(v, BaseModel) else v for v in value]
+            default = json.dumps(value)
+        lines.append(f"| `{key}` | `{default}` | {f.description or ''} |")
     return lines
 
 

@@ -41,12 +41,32 @@ class ImagesConfig(_Strict):
     interval_s: float = Field(0.3, gt=0, description="Time between consecutive units of one source.")
 
 
+# ns-3 attributes of each path-loss model. Checked here because ns-3 aborts the whole process
+# on an unknown attribute name.
+PATHLOSS_ATTRIBUTES = {
+    "friis": {"Frequency", "SystemLoss", "MinLoss"},
+    "log_distance": {"Exponent", "ReferenceDistance", "ReferenceLoss"},
+    "three_log_distance": {"Distance0", "Distance1", "Distance2", "Exponent0", "Exponent1",
+                           "Exponent2", "ReferenceLoss"},
+    "cost231": {"Lambda", "Frequency", "BSAntennaHeight", "SSAntennaHeight", "MinDistance"},
+    "okumura_hata": {"Frequency", "Environment", "CitySize"},
+}
+
+
 class PropagationConfig(_Strict):
     model: Literal["friis", "log_distance", "three_log_distance", "cost231", "okumura_hata"] = Field(
         "log_distance", description="ns-3 path-loss model (see README: swapping the channel).")
     attributes: dict[str, float | int | str] = Field(
         {"Exponent": 3.4, "ReferenceLoss": 30.0},
         description="ns-3 attributes of that model, by their ns-3 names.")
+
+    @model_validator(mode="after")
+    def _known_attributes(self):
+        known = PATHLOSS_ATTRIBUTES[self.model]
+        unknown = sorted(set(self.attributes) - known)
+        if unknown:
+            raise ValueError(f"{self.model} has no attribute(s) {unknown}; known: {sorted(known)}")
+        return self
 
 
 class FadingConfig(_Strict):

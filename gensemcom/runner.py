@@ -352,7 +352,7 @@ class Run:
             "mean_ms_ssim": _nan_none(ok["ms_ssim"].mean()),
             "mean_bpp_total": _nan_none(units["bpp_total"].mean()),
             "lte": {"transport_blocks": int(len(tb)),
-                    "harq_retransmissions": int((tb["rv"] > 0).sum()),
+                    "harq_retransmissions": int(plots.harq_retransmission(tb).sum()),
                     "tb_decode_failures": int((tb["ok"] == 0).sum()),
                     "distinct_mcs": sorted(int(m) for m in tb["mcs"].unique())},
             "network": self.net_info, "wall_s": wall,

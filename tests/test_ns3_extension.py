@@ -176,7 +176,7 @@ def test_trace_log_csv(ns, tmp_path):
     import pandas as pd
 
     df = pd.read_csv(path)
-    assert list(df.columns) == ["time_s", "node", "event", "unit", "stream", "seq", "bytes", "mcs", "rv", "ok", "rnti"]
+    assert list(df.columns) == ["time_s", "node", "event", "unit", "stream", "seq", "bytes", "mcs", "rv", "ndi", "ok", "rnti"]
     tx = df[(df.node == "src") & (df.event == "tx")]
     rx = df[(df.node == "dst") & (df.event == "rx")]
     assert len(tx) == len(rx) == 2

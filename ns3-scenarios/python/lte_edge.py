@@ -28,7 +28,8 @@ SCHEDULERS = {
     "tdmt": "ns3::TdMtFfMacScheduler",
 }
 RLC_MAPPING = {"am": "RlcAmAlways", "um": "RlcUmAlways", "sm": "RlcSmAlways"}
-AMC_MODELS = {"mi": "MiErrorModel", "piro": "PiroEW2010"}
+# ns-3 names the MI-based AMC model "Vienna" in its enum checker.
+AMC_MODELS = {"mi": "Vienna", "piro": "PiroEW2010"}
 ENB_HEIGHT_M = 30.0
 UE_HEIGHT_M = 1.5
 EDGE_SERVER = "es"

@@ -279,7 +279,7 @@ SemanticApp::HandleSegment(Ptr<Packet> packet)
     if (++s.segsReceived == s.nSeg)
     {
         s.crcOk = GscCrc32(s.data.data(), s.data.size()) == s.crc;
-        GscTraceLog::Add(m_label, "stream_rx", h.unit, h.stream, -1, s.length, -1, -1, s.crcOk);
+        GscTraceLog::Add(m_label, "stream_rx", h.unit, h.stream, -1, s.length, -1, -1, -1, s.crcOk);
         const bool allDone =
             u.streams.size() == u.nStreams &&
             std::all_of(u.streams.begin(), u.streams.end(), [](const auto& kv) {
@@ -318,7 +318,7 @@ SemanticApp::MarkReady(uint32_t unit, bool complete)
         allOk = allOk && s.crcOk;
     }
     GscTraceLog::Add(m_label, complete ? "unit_rx" : "unit_timeout", unit, -1, -1, bytes, -1, -1,
-                     allOk);
+                     -1, allOk);
     if (m_handler)
     {
         m_handler(unit);

@@ -26,6 +26,7 @@ GscTraceLog::Add(const std::string& node,
                  int64_t bytes,
                  int32_t mcs,
                  int32_t rv,
+                 int32_t ndi,
                  int32_t ok,
                  int32_t rnti)
 {
@@ -38,6 +39,7 @@ GscTraceLog::Add(const std::string& node,
                                        bytes,
                                        mcs,
                                        rv,
+                                       ndi,
                                        ok,
                                        rnti});
 }
@@ -62,12 +64,13 @@ GscTraceLog::WriteCsv(const std::string& path)
     {
         return false;
     }
-    out << "time_s,node,event,unit,stream,seq,bytes,mcs,rv,ok,rnti\n";
+    out << "time_s,node,event,unit,stream,seq,bytes,mcs,rv,ndi,ok,rnti\n";
     out << std::setprecision(12);
     for (const auto& r : Records())
     {
         out << r.timeS << ',' << r.node << ',' << r.event << ',' << r.unit << ',' << r.stream << ','
-            << r.seq << ',' << r.bytes << ',' << r.mcs << ',' << r.rv << ',' << r.ok << ','
+            << r.seq << ',' << r.bytes << ',' << r.mcs << ',' << r.rv << ',' << r.ndi << ','
+            << r.ok << ','
             << r.rnti << '\n';
     }
     return bool(out);
@@ -75,8 +78,8 @@ GscTraceLog::WriteCsv(const std::string& path)
 
 namespace
 {
-// One transport block received by a PHY: AMC shows in the MCS, HARQ in rv > 0 and in
-// blocks that failed decoding (correctness 0) and were retransmitted.
+// One transport block received by a PHY: AMC shows in the MCS, HARQ in blocks that failed
+// decoding (correctness 0) and in retransmissions (ndi 0; rv > 0 in the downlink).
 void
 LogTb(const std::string& event, PhyReceptionStatParameters p)
 {
@@ -88,6 +91,7 @@ LogTb(const std::string& event, PhyReceptionStatParameters p)
                      p.m_size,
                      p.m_mcs,
                      p.m_rv,
+                     p.m_ndi,
                      p.m_correctness,
                      p.m_rnti);
 }

@@ -20,7 +20,8 @@ struct GscTraceRecord
     int32_t seq;
     int64_t bytes;
     int32_t mcs;  ///< LTE MCS of a transport block (-1 if not a PHY event)
-    int32_t rv;   ///< HARQ redundancy version: > 0 means a retransmission
+    int32_t rv;   ///< HARQ redundancy version (DL: > 0 on retransmissions; UL: always 0 in ns-3)
+    int32_t ndi;  ///< new data indicator: 0 marks a HARQ retransmission (both directions)
     int32_t ok;   ///< 1 delivered intact / CRC ok, 0 failed, -1 not applicable
     int32_t rnti; ///< LTE RNTI (-1 if not LTE)
 };
@@ -36,6 +37,7 @@ class GscTraceLog
                     int64_t bytes = 0,
                     int32_t mcs = -1,
                     int32_t rv = -1,
+                    int32_t ndi = -1,
                     int32_t ok = -1,
                     int32_t rnti = -1);
     static void Clear();

@@ -1,0 +1,116 @@
+"""ZeroMQ bridge: schema validation, a real agent process, errors, and a killed agent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gensemcom.bridge import schema
+from gensemcom.bridge.client import AgentClient, AgentError, AgentUnavailable, check_local_endpoint
+
+# A real server process with two ops: echo (returns its frames reversed) and fail (raises).
+SERVER = r"""
+import sys, time
+from gensemcom.bridge.server import serve
+def echo(h, frames):
+    time.sleep(float(h.get("sleep", 0)))
+    return {"n": len(frames)}, list(reversed(frames))
+def fail(h, frames):
+    raise RuntimeError("model exploded")
+serve(sys.argv[1], {"echo": echo, "fail": fail}, info={"role": "test"})
+"""
+
+
+@pytest.fixture
+def server(tmp_path):
+    endpoint = f"ipc://{tmp_path}/agent.ipc"
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, endpoint])
+    client = AgentClient(endpoint, timeout_s=1.0, retries=1, name="test")
+    client.wait_ready(timeout_s=30)
+    yield proc, client, endpoint
+    client.close()
+    proc.kill()
+    proc.wait()
+
+
+def test_schema_round_trip():
+    msg = schema.request("generate", [b"\x00\x01", b""], unit=3, streams=["a", "b"])
+    back = schema.decode(schema.encode(msg))
+    assert back.op == "generate" and back.header["unit"] == 3 and back.frames == [b"\x00\x01", b""]
+
+
+@pytest.mark.parametrize("parts, why", [
+    ([], "empty"),
+    ([b"\xff\xfe"], "UTF-8 JSON"),
+    ([b"[1, 2]"], "JSON object"),
+    ([b'{"v": 99, "op": "x"}'], "version"),
+    ([b'{"v": 1}'], "neither"),
+    ([b"{" + b" " * schema.MAX_HEADER_BYTES + b"}"], "exceeds"),
+])
+def test_schema_rejects_bad_messages(parts, why):
+    with pytest.raises(schema.BridgeProtocolError, match=why):
+        schema.decode(parts)
+
+
+def test_only_local_endpoints():
+    check_local_endpoint("ipc:///tmp/x.ipc")
+    check_local_endpoint("tcp://127.0.0.1:5555")
+    for bad in ("tcp://0.0.0.0:5555", "tcp://10.0.0.1:5555", "tcp://*:5555"):
+        with pytest.raises(ValueError, match="must be ipc"):
+            check_local_endpoint(bad)
+
+
+def test_request_reply_with_binary_frames(server):
+    _, client, _ = server
+    payload = bytes(range(256)) * 100
+    answer = client.call(schema.request("echo", [b"first", payload]))
+    assert answer.ok and answer.header["n"] == 2
+    assert answer.frames == [payload, b"first"]
+    assert answer.header["compute_s"] >= 0
+
+
+def test_handler_error_is_reported_and_agent_keeps_serving(server):
+    _, client, _ = server
+    with pytest.raises(AgentError, match="model exploded"):
+        client.call(schema.request("fail"))
+    with pytest.raises(AgentError, match="unknown op"):
+        client.call(schema.request("nope"))
+    assert client.call(schema.request("echo", [b"x"])).frames == [b"x"]
+
+
+def test_slow_reply_is_retried_then_declared_dead(server):
+    _, client, _ = server
+    start = time.monotonic()
+    with pytest.raises(AgentUnavailable, match="after 2 attempts"):
+        client.call(schema.request("echo", sleep=5))
+    assert time.monotonic() - start < 4  # 2 attempts x 1 s, not 5 s or forever
+    with pytest.raises(AgentUnavailable, match="declared dead"):
+        client.call(schema.request("echo"))
+
+
+def test_killed_agent_does_not_hang_the_caller(server):
+    proc, client, _ = server
+    assert client.call(schema.request("echo", [b"x"])).ok
+    proc.kill()
+    proc.wait()
+    start = time.monotonic()
+    with pytest.raises(AgentUnavailable):
+        client.call(schema.request("echo", [b"x"]))
+    assert time.monotonic() - start < 4
+
+
+def test_bad_request_from_a_raw_socket_gets_an_error_reply(server):
+    import zmq
+
+    _, _, endpoint = server
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    sock.send_multipart([b"not json", b"frame"])
+    assert sock.poll(5000)
+    answer = schema.decode(sock.recv_multipart())
+    sock.close()
+    assert not answer.ok and "bad request" in answer.header["error"]

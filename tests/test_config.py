@@ -1,0 +1,88 @@
+"""Config validation: every shipped config is valid; mistakes give one line naming the key."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gensemcom.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = json.loads((ROOT / "configs" / "gen_semcom.json").read_text())
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.json")), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    cfg = load_config(path)
+    assert cfg.name
+
+
+def _error(mutate) -> str:
+    data = copy.deepcopy(DEFAULT)
+    mutate(data)
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data)
+    return str(exc.value)
+
+
+def test_unknown_key_is_named():
+    msg = _error(lambda d: d["lte"].update(bandwith_rb=25))
+    assert msg == "config error: lte.bandwith_rb: unknown key"
+
+
+def test_bad_value_is_named_with_the_value():
+    msg = _error(lambda d: d["lte"].update(bandwidth_rb=33))
+    assert msg.startswith("config error: lte.bandwidth_rb:") and "(got 33)" in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda d: d["app"].update(rate="fast"), "app.rate"),
+    (lambda d: d["bit_errors"].update(ber=0.7), "bit_errors.ber"),
+    (lambda d: d["lte"]["fading"].update(model="XYZ"), "lte.fading.model"),
+    (lambda d: d["lte"]["propagation"].update(model="magic"), "lte.propagation.model"),
+    (lambda d: d["lte"]["propagation"].update(model="friis"), "lte.propagation"),  # Exponent: not Friis
+    (lambda d: d["images"].update(names=["no_such_image"]), "images"),
+    (lambda d: d.update(seed=0), "seed"),
+    (lambda d: d.pop("name"), "name"),
+    (lambda d: d["lte"].update(ues=[{"name": "a", "distance_m": 10, "role": "source"},
+                                    {"name": "b", "distance_m": 10, "role": "source"}]), "lte"),
+])
+def test_each_bad_value_names_its_key(mutate, key):
+    assert _error(mutate).startswith(f"config error: {key}:")
+
+
+def test_missing_file_and_bad_json(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x",, }')
+    with pytest.raises(ConfigError, match="invalid JSON at line 1"):
+        load_config(bad)
+
+
+def test_cli_rejects_bad_config_before_ns3_starts(tmp_path):
+    data = copy.deepcopy(DEFAULT)
+    data["lte"]["rlc"] = "turbo"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "gensemcom", "run", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "config error: lte.rlc: Input should be 'am', 'um' or 'sm' (got 'turbo')"]
+    assert time.monotonic() - start < 15  # no ns-3 import (~15 s) happened
+
+
+def test_config_doc_lists_every_key():
+    proc = subprocess.run([sys.executable, "-m", "gensemcom", "config-doc"], capture_output=True,
+                          text=True, timeout=60, check=True)
+    for key in ("lte.fading.model", "lte.propagation.attributes", "compute.kind", "bit_errors.ber"):
+        assert f"| `{key}` |" in proc.stdout
