@@ -59,7 +59,7 @@ class Unit:
     generated_bytes: int = 0
     delivered_crc_ok: bool | None = None
     delivered: bytes | None = None
-    status: str = "lost_uplink"
+    status: str = "undelivered_uplink"  # until the GenAI node has the unit
     error: str = ""
 
 
@@ -150,7 +150,12 @@ class Run:
         c = self.cfg.compute
         for u in tqdm(self.units, desc="encoding (source agent)", unit="unit"):
             h, w = u.original.shape[:2]
-            answer = encoder.call(schema.request("encode", [u.original.tobytes()], h=h, w=w))
+            try:
+                answer = encoder.call(schema.request("encode", [u.original.tobytes()], h=h, w=w))
+            except (AgentUnavailable, AgentError) as exc:
+                u.status, u.error = ("agent_dead" if isinstance(exc, AgentUnavailable) else "agent_error"), str(exc)
+                log.error("unit %d: encoding failed: %s", u.unit, exc)
+                continue
             u.streams = dict(zip(answer.header["streams"], answer.frames))
             u.prompt = answer.header.get("prompt", "")
             u.encode_wall_s = answer.header["compute_s"]
@@ -197,6 +202,8 @@ class Run:
         by_id = {u.unit: u for u in self.units}
         es_addr, sink_addr = net.addresses[net.genai], net.addresses[net.sink]
         for u in self.units:
+            if not u.streams:  # encoding failed: nothing to send
+                continue
             for sid, name in enumerate(STREAMS):
                 senders[u.source].SendStream(ns.Seconds(u.t_sent), es_addr, UPLINK_PORT + sid,
                                              u.unit, sid, len(STREAMS), u.streams[name])
@@ -204,15 +211,27 @@ class Run:
         generator = self.agents["generator"].client
         gen_clock = ComputeClock(cfg.compute.kind, cfg.compute.generate_s, cfg.compute.scale)
 
+        # Units still to be resolved (delivered, or failed for good); the run stops early when
+        # none is left, and at the latest sim.drain_s after the last send.
+        pending = {u.unit for u in self.units if u.streams}
+
+        def resolved(unit_id: int) -> None:
+            pending.discard(unit_id)
+            if not pending:
+                ns.Simulator.Stop()
+
         def on_genai_unit(unit_id: int) -> None:
             # Simulated time stands still here while the generator agent computes.
+            u = by_id[unit_id]
             try:
-                self._generate(ns, genai, generator, gen_clock, by_id[unit_id], sink_addr)
+                self._generate(ns, genai, generator, gen_clock, u, sink_addr)
             except Exception as exc:  # noqa: BLE001 - never let an exception unwind into C++
                 log.exception("unit %d: GenAI handling failed", unit_id)
-                by_id[unit_id].status, by_id[unit_id].error = "genai_error", str(exc)
+                u.status, u.error = "genai_error", str(exc)
             finally:
                 genai.ReleaseUnit(unit_id)
+            if u.status != "undelivered_downlink":  # failed at the GenAI node: nothing to send
+                resolved(unit_id)
 
         def on_sink_unit(unit_id: int) -> None:
             u = by_id.get(unit_id)
@@ -221,6 +240,7 @@ class Run:
                 u.delivered_crc_ok = bool(sink.IsUnitComplete(unit_id)) and bool(
                     sink.IsStreamCrcOk(unit_id, GENERATED_STREAM))
                 u.delivered = runtime.vector_bytes(sink.GetStreamBytes(unit_id, GENERATED_STREAM))
+                resolved(unit_id)
             sink.ReleaseUnit(unit_id)
 
         runtime.keep_alive(on_genai_unit)
@@ -228,8 +248,8 @@ class Run:
         genai.SetUnitHandler(on_genai_unit)
         sink.SetUnitHandler(on_sink_unit)
 
-        stop_s = max(u.t_sent for u in self.units) + cfg.sim.drain_s
-        self._run_with_progress(ns, stop_s)
+        stop_s = max((u.t_sent for u in self.units if u.streams), default=0.0) + cfg.sim.drain_s
+        self.sim_end_s = self._run_with_progress(ns, stop_s) if pending else 0.0
         ns.Simulator.Destroy()
         runtime.keep_alive(net)
         self.net_info = net.info
@@ -266,11 +286,12 @@ class Run:
         u.generated_bytes = len(content)
         now = ns.Simulator.Now().GetSeconds()
         u.t_generated = clock.finish_time(now, u.generate_wall_s)
-        u.status = "lost_downlink"
+        u.status = "undelivered_downlink"  # until the sink has it
         genai.SendStream(ns.Seconds(u.t_generated - now), sink_addr, DOWNLINK_PORT, u.unit,
                          GENERATED_STREAM, 1, content)
 
-    def _run_with_progress(self, ns, stop_s: float, step_s: float = 0.05) -> None:
+    def _run_with_progress(self, ns, stop_s: float, step_s: float = 0.05) -> float:
+        """Run until stop_s (or an earlier Simulator::Stop); returns the simulated end time."""
         bar = tqdm(total=round(stop_s, 3), desc="ns-3 LTE simulation", unit="sim-s",
                    bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} sim-s [{elapsed}<{remaining}]")
 
@@ -282,7 +303,9 @@ class Run:
         runtime.schedule(step_s, tick)
         ns.Simulator.Stop(ns.Seconds(stop_s))
         ns.Simulator.Run()
+        end = ns.Simulator.Now().GetSeconds()
         bar.close()
+        return end
 
     # -- outputs --------------------------------------------------------------------------
     def finalize_units(self) -> pd.DataFrame:
@@ -299,13 +322,14 @@ class Run:
                 u.status = "degraded" if degraded or not u.delivered_crc_ok else "ok"
             elif u.delivered is not None:
                 u.status = "delivered_undecodable"
-            sizes = {f"bytes_{k}": len(v) for k, v in u.streams.items()}
-            total = sum(sizes.values())
+            sizes = {k: len(u.streams[k]) if k in u.streams else None for k in STREAMS}
+            total = sum(v for v in sizes.values() if v is not None)
             rows.append({
                 "unit": u.unit, "image": u.image, "source": u.source, "status": u.status,
-                "error": u.error, "prompt": u.prompt, "height": h, "width": w, **sizes,
+                "error": u.error, "prompt": u.prompt, "height": h, "width": w,
+                **{f"bytes_{k}": v for k, v in sizes.items()},
                 "bytes_total": total, "bpp_total": metrics.bpp(total, h, w),
-                **{f"bpp_{k}": metrics.bpp(v, h, w) for k, v in sizes.items()},
+                **{f"bpp_{k}": None if v is None else metrics.bpp(v, h, w) for k, v in sizes.items()},
                 "t_arrival": u.t_arrival, "t_sent": u.t_sent, "t_genai_first_rx": u.t_genai_first_rx,
                 "t_genai_ready": u.t_genai_ready, "t_generated": u.t_generated,
                 "t_delivered": u.t_delivered, "latency_s": u.t_delivered - u.t_arrival,
@@ -346,6 +370,7 @@ class Run:
         ok = units[units["status"].isin(["ok", "degraded"])]
         summary = {
             "name": self.cfg.name, "seed": self.cfg.seed, "results": str(self.out),
+            "simulated_s": self.sim_end_s,
             "units": len(units), "status_counts": units["status"].value_counts().to_dict(),
             "mean_latency_s": _nan_none(ok["latency_s"].mean()),
             "mean_psnr_db": _nan_none(ok["psnr_db"].replace(np.inf, np.nan).mean()),

@@ -86,3 +86,10 @@ def test_config_doc_lists_every_key():
                           text=True, timeout=60, check=True)
     for key in ("lte.fading.model", "lte.propagation.attributes", "compute.kind", "bit_errors.ber"):
         assert f"| `{key}` |" in proc.stdout
+
+
+def test_config_reference_is_up_to_date():
+    proc = subprocess.run([sys.executable, "-m", "gensemcom", "config-doc"], capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert proc.stdout.strip() in (ROOT / "configs" / "README.md").read_text(), \
+        "configs/README.md is stale: regenerate it with `python -m gensemcom config-doc`"

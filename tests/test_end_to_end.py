@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gensemcom.analysis.plots import harq_retransmission
+
 ROOT = Path(__file__).resolve().parents[1]
 PSNR_FLOOR_DB = 20.0  # the shipped codec reaches ~25 dB at 128 px (pyagents/weights/*.json)
 
@@ -84,6 +86,9 @@ def test_lte_amc_and_harq_activity_recorded(lte_run):
     assert (tb.event == "phy_ul_tb").sum() > 10 and (tb.event == "phy_dl_tb").sum() > 10
     assert tb["mcs"].between(0, 28).all()
     assert tb["mcs"].nunique() > 1, "AMC should pick more than one MCS over a fading channel"
+    # EVA70 fading makes CQI stale often enough for failed TBs that HARQ then retransmits.
+    assert (tb["ok"] == 0).any()
+    assert harq_retransmission(tb).any()
     assert set(tb["rv"].unique()) <= {0, 1, 2, 3} and set(tb["ndi"].unique()) <= {0, 1}
 
 
@@ -104,6 +109,14 @@ def test_dead_generator_agent_fails_units_but_run_finishes(tmp_path):
     assert units["error"].str.contains("did not answer|declared dead").all()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status_counts"] == {"agent_dead": 2}
+
+
+def test_dead_encoder_agent_fails_units_but_run_finishes(tmp_path):
+    cfg = _config(tmp_path, "dead_enc", agents={"timeout_s": 1.0, "retries": 0})
+    out = _run(cfg, {"GENSEMCOM_KILL_AGENTS": "encoder"})
+    units = pd.read_parquet(out / "units.parquet")
+    assert (units["status"] == "agent_dead").all()
+    assert units["t_delivered"].isna().all()
 
 
 def test_bit_errors_are_delivered_not_dropped(tmp_path):
