@@ -107,7 +107,8 @@ def test_rb_power_correlation_matches_delay_profile(profile, rb_gap):
 
 def test_zero_speed_is_static_but_frequency_selective():
     trace = fading.fading_trace_db("ETU", 0, 25, 1.0, seed=9)
-    assert np.all(trace == trace[:, :1])
+    # Constant in time up to float rounding (a threaded BLAS may sum columns in another order).
+    assert np.abs(trace - trace[:, :1]).max() < 1e-9
     assert np.ptp(trace[:, 0]) > 3
 
 
