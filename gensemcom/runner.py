@@ -92,6 +92,13 @@ def results_dir(cfg: Config) -> Path:
     return out
 
 
+def _agent_failed(u: Unit, stage: str, exc: Exception) -> None:
+    """A dead or failing agent fails this unit only; the run goes on."""
+    u.status = "agent_dead" if isinstance(exc, AgentUnavailable) else "agent_error"
+    u.error = str(exc)
+    log.error("unit %d: %s failed: %s", u.unit, stage, exc)
+
+
 def _decode_png(data: bytes) -> np.ndarray | None:
     from PIL import Image
 
@@ -114,8 +121,8 @@ class Run:
         a = self.cfg.agents
         options = {"threads": a.threads, "seed": self.cfg.seed, "codec_weights": a.codec_weights,
                    "edge_sigma": a.edge_sigma}
-        for name, role in (("encoder", "encoder"), ("generator", "generator")):
-            self.agents[name] = AgentProcess(name, role, options, self.out, timeout_s=a.timeout_s,
+        for role in ("encoder", "generator"):
+            self.agents[role] = AgentProcess(role, role, options, self.out, timeout_s=a.timeout_s,
                                              retries=a.retries, ready_timeout_s=a.ready_timeout_s)
 
     def wait_agents(self) -> None:
@@ -153,8 +160,7 @@ class Run:
             try:
                 answer = encoder.call(schema.request("encode", [u.original.tobytes()], h=h, w=w))
             except (AgentUnavailable, AgentError) as exc:
-                u.status, u.error = ("agent_dead" if isinstance(exc, AgentUnavailable) else "agent_error"), str(exc)
-                log.error("unit %d: encoding failed: %s", u.unit, exc)
+                _agent_failed(u, "encoding", exc)
                 continue
             u.streams = dict(zip(answer.header["streams"], answer.frames))
             u.prompt = answer.header.get("prompt", "")
@@ -222,7 +228,11 @@ class Run:
 
         def on_genai_unit(unit_id: int) -> None:
             # Simulated time stands still here while the generator agent computes.
-            u = by_id[unit_id]
+            u = by_id.get(unit_id)
+            if u is None:
+                log.warning("GenAI node received unit %d, which this run never sent: ignored", unit_id)
+                genai.ReleaseUnit(unit_id)
+                return
             try:
                 self._generate(ns, genai, generator, gen_clock, u, sink_addr)
             except Exception as exc:  # noqa: BLE001 - never let an exception unwind into C++
@@ -272,13 +282,8 @@ class Run:
                                  crc_ok=crc_ok, h=h, w=w)
         try:
             answer = generator.call(request)
-        except AgentUnavailable as exc:
-            u.status, u.error = "agent_dead", str(exc)
-            log.error("unit %d: %s", u.unit, exc)
-            return
-        except AgentError as exc:
-            u.status, u.error = "agent_error", str(exc)
-            log.error("unit %d: %s", u.unit, exc)
+        except (AgentUnavailable, AgentError) as exc:
+            _agent_failed(u, "generation", exc)
             return
         u.generate_wall_s = answer.header["compute_s"]
         u.fallback = answer.header.get("fallback")

@@ -26,7 +26,9 @@ stamp=".venv/.deps-$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   log "installing pinned dependencies (first run: a few minutes, ~6 GB)"
   start=$SECONDS
-  .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[test]'
+  # (the filter drops pip's notices about unused local index folders; pipefail keeps pip's status)
+  .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[test]' 2>&1 \
+    | { grep -v "^WARNING: Location 'file://.*' is ignored" || true; } >&2
   rm -f .venv/.deps-*
   touch "$stamp"
   log "dependencies installed in $((SECONDS - start)) s"
