@@ -54,6 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         print(cfg.model_dump_json(indent=2))
         return 0
 
+    if cfg.scenario == "table2":
+        from gensemcom.table2 import run_table2
+
+        summary = run_table2(cfg)
+        print(summary["table"])
+        print(f"ranges equal to the paper: {summary['ranges_equal_to_paper']} of {summary['cells_compared_with_paper']}")
+        print(f"results: {summary['results']}")
+        return 0
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("gensemcom").setLevel(logging.INFO)
     from gensemcom.runner import run

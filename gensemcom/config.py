@@ -145,6 +145,32 @@ class BitErrorsConfig(_Strict):
     ber: float = Field(0.0, ge=0, le=0.5, description="Residual bit error rate of payloads received by the GenAI node (flipped, not dropped).")
 
 
+class LatencyAwareConfig(_Strict):
+    """Link parameters of the latency-aware scheme (Table I of the paper) for the analytic
+    scenario `table2`."""
+
+    prompt_bits: int = Field(624, ge=8, description="Prompt size in bits, v0 in the paper (= packet length L, Table I).")
+    edge_map_bits: int = Field(7860, ge=8, description="Edge map size in bits, v1 in the paper (~7.86 kbit there).")
+    code_rate: float = Field(0.5, gt=0, le=1, description="Prompt code rate r.")
+    prompt_qam: int = Field(4, ge=2, description="Prompt modulation order M0.")
+    per_k: float = Field(0.374, description="k of the PER model, Eq. (2).")
+    per_b: float = Field(-0.31, description="b of the PER model, Eq. (2).")
+    alpha: float = Field(1.5, gt=0, description="alpha of the adaptive M-QAM rate, Eq. (4).")
+    beta: float = Field(5.0, gt=0, description="beta of the adaptive M-QAM rate, Eq. (4).")
+    bandwidth_hz: list[float] = Field([1e6, 1e6], min_length=2, max_length=2, description="B0 (prompt), B1 (edge map).")
+    target_bers: list[float] = Field([1e-6, 1e-5, 1e-4], min_length=1, description="Edge-map BER targets, one Table II column each.")
+    grid_db: float = Field(0.2, gt=0, description="Average-SNR grid of the table (the paper's steps are 0.2 dB).")
+    max_avg_snr_db: float = Field(30.0, description="Upper end of the highest order's range.")
+
+    @field_validator("target_bers")
+    @classmethod
+    def _bers(cls, bers: list[float]) -> list[float]:
+        bad = [b for b in bers if not 0 < b < 0.2]
+        if bad:
+            raise ValueError(f"BER targets must be in (0, 0.2) so that -ln(beta BER) > 0: {bad}")
+        return bers
+
+
 class SimConfig(_Strict):
     drain_s: float = Field(3.0, gt=0, description="Longest simulated time after the last unit is sent; the run stops earlier once every unit is delivered or failed. Units still in flight then are 'undelivered_*'.")
 
@@ -152,7 +178,9 @@ class SimConfig(_Strict):
 class Config(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Run name: results go to <output_dir>/<name>/<timestamp>/.")
     seed: int = Field(1, ge=1, description="Seed of ns-3's RNG (run number) and of the agents and traces.")
-    scenario: Literal["lte_edge"] = Field("lte_edge", description="Scenario driver: UEs -> eNB -> EPC -> edge server (GenAI) -> sink UE.")
+    scenario: Literal["lte_edge", "table2"] = Field(
+        "lte_edge", description="lte_edge: UEs -> eNB -> EPC -> edge server (GenAI) -> sink UE, packet by packet; "
+                                "table2: the latency-aware scheme's Table II from the analytic model (no ns-3).")
     output_dir: str = Field("results", description="Results root, relative to the repository.")
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     lte: LteConfig = Field(default_factory=LteConfig)
@@ -162,6 +190,7 @@ class Config(_Strict):
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     bit_errors: BitErrorsConfig = Field(default_factory=BitErrorsConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+    latency_aware: LatencyAwareConfig = Field(default_factory=LatencyAwareConfig)
 
     @field_validator("images")
     @classmethod

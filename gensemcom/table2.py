@@ -1,0 +1,72 @@
+"""Scenario `table2`: the latency-aware scheme's Table II (modulation adaptation) from the
+analytic model, printed beside the paper's values and written as CSV."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from gensemcom.analysis import latency_aware as la
+from gensemcom.config import Config
+from gensemcom.runner import results_dir
+
+
+def link_params(cfg: Config) -> la.LinkParams:
+    c = cfg.latency_aware
+    return la.LinkParams(prompt_bits=c.prompt_bits, code_rate=c.code_rate, prompt_qam=c.prompt_qam,
+                         per_k=c.per_k, per_b=c.per_b, alpha=c.alpha, beta=c.beta,
+                         bandwidths_hz=tuple(c.bandwidth_hz), stream_bits=(c.edge_map_bits,))
+
+
+def with_paper_values(rows: list[dict]) -> pd.DataFrame:
+    """Add the paper's cell to each row whose BER is one of the paper's columns."""
+    df = pd.DataFrame(rows)
+    for col in ("paper_avg_snr_max_db", "paper_avg_snr_min_db", "paper_gamma1_db", "paper_latency_ms"):
+        df[col] = None
+    for i, row in df.iterrows():
+        if row["ber"] in la.PAPER_BERS:
+            cells, t_ms = la.PAPER_TABLE2[row["order"]]
+            hi, lo, g1 = cells[la.PAPER_BERS.index(row["ber"])]
+            df.loc[i, ["paper_avg_snr_max_db", "paper_avg_snr_min_db", "paper_gamma1_db", "paper_latency_ms"]] = [hi, lo, g1, t_ms]
+    return df
+
+
+def _cell(hi, lo, g1) -> str:
+    if lo is None or pd.isna(lo):
+        return f"{hi:g} >= g"
+    return f"{hi:g} >= g >= {lo:g} (g1={g1:.0f})"
+
+
+def format_table(df: pd.DataFrame) -> str:
+    lines = ["Table II: average SNR range g [dB] per edge-map order M and BER target; "
+             "ours | paper", ""]
+    for order in df["order"].unique():
+        lines.append(f"M = {order}")
+        for _, r in df[df["order"] == order].iterrows():
+            ours = _cell(r.avg_snr_max_db, r.avg_snr_min_db, r.gamma1_db)
+            paper = ("-" if r.paper_avg_snr_max_db is None
+                     else _cell(r.paper_avg_snr_max_db, r.paper_avg_snr_min_db, r.paper_gamma1_db))
+            t = "" if pd.isna(r.latency_ms) else f"  T = {r.latency_ms:.2f} ms"
+            paper_t = "" if r.paper_latency_ms is None else f" (paper {r.paper_latency_ms} ms)"
+            lines.append(f"  BER {r.ber:.0e}: {ours:<32} | {paper:<32}{t}{paper_t}")
+    return "\n".join(lines)
+
+
+def run_table2(cfg: Config) -> dict:
+    out = results_dir(cfg)
+    (out / "config.json").write_text(cfg.model_dump_json(indent=2))
+    c = cfg.latency_aware
+    df = with_paper_values(la.table2(link_params(cfg), tuple(c.target_bers), c.grid_db, c.max_avg_snr_db))
+    df.to_csv(out / "table2.csv", index=False)
+    compared = df[df["paper_avg_snr_max_db"].notna()]
+    same = ((compared["avg_snr_max_db"] == compared["paper_avg_snr_max_db"].astype(float))
+            & ((compared["avg_snr_min_db"].isna() & compared["paper_avg_snr_min_db"].isna())
+               | (compared["avg_snr_min_db"] == compared["paper_avg_snr_min_db"].astype(float, errors="ignore"))))
+    summary = {"name": cfg.name, "results": str(out), "rows": len(df),
+               "cells_compared_with_paper": int(len(compared)), "ranges_equal_to_paper": int(same.sum()),
+               "differing": compared.loc[~same, ["ber", "order", "avg_snr_max_db", "avg_snr_min_db",
+                                                 "paper_avg_snr_max_db", "paper_avg_snr_min_db"]].to_dict("records")}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    (out / "table2.txt").write_text(format_table(df) + "\n")
+    return {**summary, "table": format_table(df)}
