@@ -177,23 +177,56 @@ def min_avg_snr_for_order(order: int, ber: float, p: LinkParams) -> float:
 
 def solve_discrete(avg_snr: float, ber: float, p: LinkParams,
                    orders: tuple[int, ...] = QAM_ORDERS) -> Allocation:
-    """Optimal discrete allocation: for every order whose threshold is reachable, the edge map
-    gets exactly its threshold power (more would not shorten T1(M)) and the prompt the rest;
-    the order with the smallest max(T0, T1) wins. Order 0 = edge map not sent (prompt only)."""
+    """Table II's policy: the largest order whose range contains avg_snr, i.e. the edge map meets
+    its BER and the prompt, with the remaining power, finishes within T1(M). Below every range
+    the edge map is not sent (order 0, prompt only, all power). Within a range the edge map gets
+    exactly its threshold power: more would not shorten T1(M), and the prompt gets the rest."""
     b0, b1 = p.bandwidths_hz[0], p.bandwidths_hz[1]
+    for order in sorted(orders, reverse=True):
+        if avg_snr >= min_avg_snr_for_order(order, ber, p):
+            share1 = qam_threshold(order, ber, p) * b1 / (avg_snr * p.total_bandwidth)
+            gamma0 = stream_snr(1.0 - share1, avg_snr, b0, p)
+            t0, t1 = prompt_latency(gamma0, p), stream_latency_qam(order, p.stream_bits[0], b1)
+            return Allocation(db(avg_snr), 1.0 - share1, max(t0, t1), t0, [t1], [math.log2(order)],
+                              [order], expected_retransmissions(gamma0, p))
     gamma0 = stream_snr(1.0, avg_snr, b0, p)
     t0 = prompt_latency(gamma0, p)
-    best = Allocation(db(avg_snr), 1.0, t0, t0, [math.inf], [0.0], [0], expected_retransmissions(gamma0, p))
-    for order in orders:
-        share1 = qam_threshold(order, ber, p) * b1 / (avg_snr * p.total_bandwidth)
-        if share1 >= 1.0:
-            continue
-        gamma0 = stream_snr(1.0 - share1, avg_snr, b0, p)
-        t0, t1 = prompt_latency(gamma0, p), stream_latency_qam(order, p.stream_bits[0], b1)
-        if best.qam_order == [0] or max(t0, t1) < best.latency_s:
-            best = Allocation(db(avg_snr), 1.0 - share1, max(t0, t1), t0, [t1], [math.log2(order)],
-                              [order], expected_retransmissions(gamma0, p))
-    return best
+    return Allocation(db(avg_snr), 1.0, t0, t0, [math.inf], [0.0], [0], expected_retransmissions(gamma0, p))
+
+
+def baseline_latency(avg_snr: float, p: LinkParams, ber: float = 1e-7) -> float:
+    """Semantic-unaware benchmark: prompt and edge map as one stream with full power and
+    bandwidth, adaptive M-QAM (Eq. 4) at the BER the prompt needs (1e-7 in the paper)."""
+    bits = p.prompt_bits + sum(p.stream_bits)
+    return bits / mqam_rate(avg_snr, ber, p.total_bandwidth, p)
+
+
+def fig4_curves(p: LinkParams, bers=(1e-6, 1e-5, 1e-4), snr_db=None) -> list[dict]:
+    """Fig. 4 equivalents vs average SNR: prompt power share, latency, edge-map bits/symbol and
+    expected prompt retransmissions, for the continuous-rate and discrete-M allocations, plus
+    the single-stream baseline's latency."""
+    snr_db = list(snr_db if snr_db is not None else [x / 2 for x in range(0, 61)])
+    rows = []
+    for s_db in snr_db:
+        g = from_db(s_db)
+        rows.append({"avg_snr_db": s_db, "scheme": "baseline (single stream, BER 1e-7)", "ber": 1e-7,
+                     "latency_ms": baseline_latency(g, p) * 1e3, "prompt_share": None,
+                     "bits_per_symbol": math.log2(1.0 + g / _ber_factor(1e-7, p)), "prompt_retx": None})
+        for ber in bers:
+            for scheme, a in (("multi-stream, continuous rate", solve_lemma1(g, ber, p)),
+                              ("multi-stream, discrete M (Table II)", solve_discrete(g, ber, p))):
+                rows.append({"avg_snr_db": s_db, "scheme": scheme, "ber": ber, "latency_ms": a.latency_s * 1e3,
+                             "prompt_share": a.prompt_share, "bits_per_symbol": a.bits_per_symbol[0],
+                             "prompt_retx": a.prompt_retransmissions})
+    return rows
+
+
+def crossover_db(rows: list[dict], ber: float) -> float | None:
+    """Highest average SNR at which the continuous multi-stream scheme is faster than the baseline."""
+    base = {r["avg_snr_db"]: r["latency_ms"] for r in rows if r["scheme"].startswith("baseline")}
+    wins = [r["avg_snr_db"] for r in rows if r["scheme"] == "multi-stream, continuous rate"
+            and r["ber"] == ber and r["latency_ms"] < base[r["avg_snr_db"]]]
+    return max(wins) if wins else None
 
 
 def table2(p: LinkParams, bers=(1e-6, 1e-5, 1e-4), grid_db: float = 0.2,
