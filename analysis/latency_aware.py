@@ -264,6 +264,15 @@ PAPER_TABLE2 = {
 PAPER_BERS = (1e-6, 1e-5, 1e-4)
 
 
+def paper_cell(ber: float, order: int) -> dict | None:
+    """The paper's Table II cell for this BER column and order, or None for other BERs."""
+    if ber not in PAPER_BERS:
+        return None
+    cells, t_ms = PAPER_TABLE2[order]
+    hi, lo, gamma1 = cells[PAPER_BERS.index(ber)]
+    return {"avg_snr_max_db": hi, "avg_snr_min_db": lo, "gamma1_db": gamma1, "latency_ms": t_ms}
+
+
 # --- General I >= 1 (continuous rates) -----------------------------------------------------
 def _min_shares(t: float, avg_snr: float, bers: list[float], p: LinkParams) -> list[float]:
     """Smallest power share of each stream that finishes it within t (each T_i falls with p_i)."""

@@ -21,16 +21,15 @@ def link_params(cfg: Config) -> la.LinkParams:
 
 
 def with_paper_values(rows: list[dict]) -> pd.DataFrame:
-    """Add the paper's cell to each row whose BER is one of the paper's columns."""
-    df = pd.DataFrame(rows)
-    for col in ("paper_avg_snr_max_db", "paper_avg_snr_min_db", "paper_gamma1_db", "paper_latency_ms"):
-        df[col] = None
-    for i, row in df.iterrows():
-        if row["ber"] in la.PAPER_BERS:
-            cells, t_ms = la.PAPER_TABLE2[row["order"]]
-            hi, lo, g1 = cells[la.PAPER_BERS.index(row["ber"])]
-            df.loc[i, ["paper_avg_snr_max_db", "paper_avg_snr_min_db", "paper_gamma1_db", "paper_latency_ms"]] = [hi, lo, g1, t_ms]
-    return df
+    """Add the paper's cell to each row of one of the paper's BER columns, and whether our
+    average-SNR range equals it."""
+    for r in rows:
+        cell = la.paper_cell(r["ber"], r["order"]) or {}
+        for key in ("avg_snr_max_db", "avg_snr_min_db", "gamma1_db", "latency_ms"):
+            r[f"paper_{key}"] = cell.get(key)
+        r["range_equal_to_paper"] = (None if not cell else
+                                     (r["avg_snr_max_db"], r["avg_snr_min_db"]) == (cell["avg_snr_max_db"], cell["avg_snr_min_db"]))
+    return pd.DataFrame(rows)
 
 
 def _cell(hi, lo, g1) -> str:
@@ -54,20 +53,23 @@ def format_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _json_records(df: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with missing values as None (JSON null, not the invalid NaN)."""
+    return df.astype(object).where(df.notna(), None).to_dict("records")
+
+
 def run_table2(cfg: Config) -> dict:
     out = results_dir(cfg)
     (out / "config.json").write_text(cfg.model_dump_json(indent=2))
     c = cfg.latency_aware
     df = with_paper_values(la.table2(link_params(cfg), tuple(c.target_bers), c.grid_db, c.max_avg_snr_db))
     df.to_csv(out / "table2.csv", index=False)
-    compared = df[df["paper_avg_snr_max_db"].notna()]
-    same = ((compared["avg_snr_max_db"] == compared["paper_avg_snr_max_db"].astype(float))
-            & ((compared["avg_snr_min_db"].isna() & compared["paper_avg_snr_min_db"].isna())
-               | (compared["avg_snr_min_db"] == compared["paper_avg_snr_min_db"].astype(float, errors="ignore"))))
+    compared = df[df["range_equal_to_paper"].notna()]
+    same = compared["range_equal_to_paper"].astype(bool)
     summary = {"name": cfg.name, "results": str(out), "rows": len(df),
                "cells_compared_with_paper": int(len(compared)), "ranges_equal_to_paper": int(same.sum()),
-               "differing": compared.loc[~same, ["ber", "order", "avg_snr_max_db", "avg_snr_min_db",
-                                                 "paper_avg_snr_max_db", "paper_avg_snr_min_db"]].to_dict("records")}
+               "differing": _json_records(compared.loc[~same, ["ber", "order", "avg_snr_max_db", "avg_snr_min_db",
+                                                               "paper_avg_snr_max_db", "paper_avg_snr_min_db"]])}
     curves = pd.DataFrame(la.fig4_curves(link_params(cfg), tuple(c.target_bers)))
     curves.to_parquet(out / "fig4_analytic.parquet", index=False)
     plots.latency_aware_fig4(curves, out / "fig4_analytic.png")
