@@ -89,6 +89,11 @@ def test_bad_graphs_are_rejected(ns):
     graph.add_edge("s", "d")
     with pytest.raises(ValueError, match="edge s - d: 'capacity'"):
         p2p_graph.build(ns, graph)
+    graph = nx.DiGraph()
+    graph.add_edge("s", "d", capacity=1e6, delay_ms=1.0)
+    graph.add_edge("d", "s", capacity=1e6, delay_ms=5.0)
+    with pytest.raises(ValueError, match="share one link"):
+        p2p_graph.build(ns, graph)
     net = p2p_graph.build(ns, _fig1())
     with pytest.raises(ValueError, match="no link r - g"):
         net.pin_path(ns, ["s", "r", "g"])

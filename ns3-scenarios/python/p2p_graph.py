@@ -40,6 +40,8 @@ def _check(graph: nx.DiGraph) -> None:
             raise ValueError(f"edge {u} - {v}: 'capacity' (bit/s, > 0) is required, got {cap!r}")
         if data.get("delay_ms", 1.0) < 0:
             raise ValueError(f"edge {u} - {v}: 'delay_ms' must be >= 0")
+        if graph.has_edge(v, u) and graph.edges[v, u].get("delay_ms", 1.0) != data.get("delay_ms", 1.0):
+            raise ValueError(f"edges {u} - {v} and {v} - {u} share one link: give them the same 'delay_ms'")
 
 
 def build(ns, graph: nx.DiGraph, queue_packets: int = 1000) -> P2PNetwork:
