@@ -171,6 +171,20 @@ class LatencyAwareConfig(_Strict):
         return bers
 
 
+class GnlConfig(_Strict):
+    """Generative network layer, the paper's Fig. 1 (scenario gnl_fig1). Capacities are in bits
+    per pixel of one image per `period_s`, as in the paper (c_sg = 3.184 bpp there)."""
+
+    c_sr: float = Field(1.0, gt=0, description="Capacity source -> relay (bpp per period).")
+    c_rd: float = Field(1.0, gt=0, description="Capacity relay -> destination (bpp per period).")
+    c_sg: float = Field(3.184, gt=0, description="Capacity source -> GenAI node (bpp per period).")
+    c_gd: float = Field(24.0, gt=0, description="Capacity GenAI node -> destination (bpp per period).")
+    delay_ms: float = Field(5.0, ge=0, description="Propagation delay of every link.")
+    period_s: float = Field(1.0, gt=0, description="Time unit of the capacities: c bpp = c*H*W bits per period.")
+    rate_factor: float = Field(1.0, gt=0, description="Prompt rate as a multiple of the optimal lambda* (Eq. 4); > 1 overloads the GenAI node's output link.")
+    warmup_units: int = Field(2, ge=0, description="Units left out at the start of the rate measurement.")
+
+
 class SimConfig(_Strict):
     drain_s: float = Field(3.0, gt=0, description="Longest simulated time after the last unit is sent; the run stops earlier once every unit is delivered or failed. Units still in flight then are 'undelivered_*'.")
 
@@ -178,9 +192,10 @@ class SimConfig(_Strict):
 class Config(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Run name: results go to <output_dir>/<name>/<timestamp>/.")
     seed: int = Field(1, ge=1, description="Seed of ns-3's RNG (run number) and of the agents and traces.")
-    scenario: Literal["lte_edge", "table2"] = Field(
+    scenario: Literal["lte_edge", "table2", "gnl_fig1"] = Field(
         "lte_edge", description="lte_edge: UEs -> eNB -> EPC -> edge server (GenAI) -> sink UE, packet by packet; "
-                                "table2: the latency-aware scheme's Table II from the analytic model (no ns-3).")
+                                "table2: the latency-aware scheme's Table II from the analytic model (no ns-3); "
+                                "gnl_fig1: generative network layer, Fig. 1 (s - r - d, s - g - d) over point-to-point links.")
     output_dir: str = Field("results", description="Results root, relative to the repository.")
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     lte: LteConfig = Field(default_factory=LteConfig)
@@ -191,6 +206,7 @@ class Config(_Strict):
     bit_errors: BitErrorsConfig = Field(default_factory=BitErrorsConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
     latency_aware: LatencyAwareConfig = Field(default_factory=LatencyAwareConfig)
+    gnl: GnlConfig = Field(default_factory=GnlConfig)
 
     @field_validator("images")
     @classmethod

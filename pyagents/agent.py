@@ -84,8 +84,13 @@ class SemanticAgent:
                     fallback += "edge map has the wrong size: grey image"
             except (KeyError, BitstreamError) as exc:
                 fallback += f"no usable edge map ({exc.__class__.__name__}): grey image"
-        return ({"h": image.shape[0], "w": image.shape[1], "format": "png", "used": used,
-                 "fallback": fallback}, [_png(image)])
+        # "raw": the image as the paper's data unit (24 bpp); "png": lossless and smaller.
+        fmt = header.get("format", "png")
+        if fmt not in ("png", "raw"):
+            raise ValueError(f"unknown output format {fmt!r}; use 'png' or 'raw'")
+        content = _png(image) if fmt == "png" else np.ascontiguousarray(image).tobytes()
+        return ({"h": image.shape[0], "w": image.shape[1], "format": fmt, "used": used,
+                 "fallback": fallback}, [content])
 
 
 def main(argv: list[str] | None = None) -> None:
