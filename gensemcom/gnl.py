@@ -19,9 +19,8 @@ import pandas as pd
 from gensemcom.agents.images import load_image
 from gensemcom.analysis import generative_flow as gf
 from gensemcom.bridge import schema
-from gensemcom.bridge.launcher import AgentProcess
 from gensemcom.config import Config
-from gensemcom.runner import results_dir
+from gensemcom.runner import results_dir, start_agent_processes, write_packet_trace
 from gensemcom.scenarios import p2p_graph, runtime
 
 log = logging.getLogger("gensemcom")
@@ -52,10 +51,7 @@ def run_gnl(cfg: Config) -> dict:
     bps_per_bpp = pixels / g.period_s
     seg = cfg.app.segment_bytes
 
-    a = cfg.agents
-    options = {"threads": a.threads, "seed": cfg.seed, "codec_weights": a.codec_weights, "edge_sigma": a.edge_sigma}
-    agents = {role: AgentProcess(role, role, options, out, timeout_s=a.timeout_s, retries=a.retries,
-                                 ready_timeout_s=a.ready_timeout_s) for role in ("encoder", "generator")}
+    agents = start_agent_processes(cfg, out)
     try:
         ns = runtime.load_ns()
         for agent in agents.values():
@@ -134,11 +130,7 @@ def run_gnl(cfg: Config) -> dict:
         for agent in agents.values():
             agent.stop()
 
-    csv = out / "packets.csv"
-    nsg.GscTraceLog.WriteCsv(str(csv))
-    packets = pd.read_csv(csv, dtype={"node": "string", "event": "string"})
-    packets.to_parquet(out / "packets.parquet", index=False)
-    csv.unlink()
+    packets = write_packet_trace(ns, out)
     rx = packets[packets["event"] == "stream_rx"]
     prompt_bits, _, _ = _unit_rate_bits(rx[rx["node"] == "g"], g.warmup_units)
     generated = rx[(rx["node"] == "d") & (rx["unit"] < ORIGINAL_UNIT_BASE)]

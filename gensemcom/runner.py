@@ -92,6 +92,26 @@ def results_dir(cfg: Config) -> Path:
     return out
 
 
+def start_agent_processes(cfg: Config, out: Path) -> dict[str, AgentProcess]:
+    """The encoder and generator agents of a run (started, not yet ready)."""
+    a = cfg.agents
+    options = {"threads": a.threads, "seed": cfg.seed, "codec_weights": a.codec_weights,
+               "edge_sigma": a.edge_sigma}
+    return {role: AgentProcess(role, role, options, out, timeout_s=a.timeout_s, retries=a.retries,
+                               ready_timeout_s=a.ready_timeout_s) for role in ("encoder", "generator")}
+
+
+def write_packet_trace(ns, out: Path) -> pd.DataFrame:
+    """The C++ trace log of this run as packets.parquet (written via CSV once, at the end)."""
+    csv = out / "packets.csv"
+    if not ns.cppyy.gbl.ns3.GscTraceLog.WriteCsv(str(csv)):
+        raise OSError(f"could not write {csv}")
+    packets = pd.read_csv(csv, dtype={"node": "string", "event": "string"})
+    packets.to_parquet(out / "packets.parquet", index=False)
+    csv.unlink()
+    return packets
+
+
 def _agent_failed(u: Unit, stage: str, exc: Exception) -> None:
     """A dead or failing agent fails this unit only; the run goes on."""
     u.status = "agent_dead" if isinstance(exc, AgentUnavailable) else "agent_error"
@@ -118,12 +138,7 @@ class Run:
 
     # -- agents ---------------------------------------------------------------------------
     def spawn_agents(self) -> None:
-        a = self.cfg.agents
-        options = {"threads": a.threads, "seed": self.cfg.seed, "codec_weights": a.codec_weights,
-                   "edge_sigma": a.edge_sigma}
-        for role in ("encoder", "generator"):
-            self.agents[role] = AgentProcess(role, role, options, self.out, timeout_s=a.timeout_s,
-                                             retries=a.retries, ready_timeout_s=a.ready_timeout_s)
+        self.agents = start_agent_processes(self.cfg, self.out)
 
     def wait_agents(self) -> None:
         for agent in self.agents.values():
@@ -358,13 +373,7 @@ class Run:
         return pd.DataFrame(rows)
 
     def write_outputs(self, units: pd.DataFrame, wall: dict) -> dict:
-        ns = runtime.load_ns()
-        csv = self.out / "packets.csv"
-        if not ns.cppyy.gbl.ns3.GscTraceLog.WriteCsv(str(csv)):
-            raise OSError(f"could not write {csv}")
-        packets = pd.read_csv(csv, dtype={"node": "string", "event": "string"})
-        packets.to_parquet(self.out / "packets.parquet", index=False)
-        csv.unlink()
+        packets = write_packet_trace(runtime.load_ns(), self.out)
         units.to_parquet(self.out / "units.parquet", index=False)
 
         plots.image_grid(self._grid, self.out / "grid.png")
