@@ -84,14 +84,17 @@ def prompt_min_snr(success: float, p: LinkParams) -> float:
     return (p.per_k * math.log(p.packet_bits) + p.per_b) / -math.log(success)
 
 
+def prompt_error_free_latency(p: LinkParams) -> float:
+    """eta_P * eta_T of Eq. (3): the prompt's delay without retransmissions, its lower bound."""
+    packets = p.prompt_bits / (p.code_rate * p.packet_bits)
+    per_packet = p.packet_bits / (math.log2(p.prompt_qam) * p.bandwidths_hz[0])
+    return packets * per_packet
+
+
 def prompt_latency(gamma0: float, p: LinkParams) -> float:
     """Eq. (3): T0 = (|v0| / (r L)) * 1 / (1 - PER) * L / (log2(M0) B0)."""
     success = 1.0 - prompt_per(gamma0, p)
-    if success <= 0:
-        return math.inf
-    packets = p.prompt_bits / (p.code_rate * p.packet_bits)
-    per_packet = p.packet_bits / (math.log2(p.prompt_qam) * p.bandwidths_hz[0])
-    return packets / success * per_packet
+    return math.inf if success <= 0 else prompt_error_free_latency(p) / success
 
 
 def expected_retransmissions(gamma0: float, p: LinkParams) -> float:
@@ -166,9 +169,7 @@ def min_avg_snr_for_order(order: int, ber: float, p: LinkParams) -> float:
         =>  g >= (thr(M) B1 + gamma0_min B0) / Bt."""
     b0, b1 = p.bandwidths_hz[0], p.bandwidths_hz[1]
     t1 = stream_latency_qam(order, p.stream_bits[0], b1)
-    packets = p.prompt_bits / (p.code_rate * p.packet_bits)
-    t_packet = p.packet_bits / (math.log2(p.prompt_qam) * b0)
-    success = packets * t_packet / t1      # 1 - PER needed for T0 <= T1
+    success = prompt_error_free_latency(p) / t1      # 1 - PER needed for T0 <= T1
     if success >= 1.0:
         return math.inf                    # the prompt cannot finish in time at any power
     gamma0_min = prompt_min_snr(success, p)
@@ -277,9 +278,7 @@ def paper_cell(ber: float, order: int) -> dict | None:
 def _min_shares(t: float, avg_snr: float, bers: list[float], p: LinkParams) -> list[float]:
     """Smallest power share of each stream that finishes it within t (each T_i falls with p_i)."""
     b0 = p.bandwidths_hz[0]
-    packets = p.prompt_bits / (p.code_rate * p.packet_bits)
-    t_packet = p.packet_bits / (math.log2(p.prompt_qam) * b0)
-    success = packets * t_packet / t
+    success = prompt_error_free_latency(p) / t
     shares = [math.inf if success >= 1.0 else prompt_min_snr(success, p) * b0 / (avg_snr * p.total_bandwidth)]
     for ber, bits, bw in zip(bers, p.stream_bits, p.bandwidths_hz[1:]):
         # T_i = bits / (B log2(1 + gamma / K)) <= t  <=>  gamma >= K (2^(bits / (B t)) - 1)
@@ -301,8 +300,7 @@ def solve_general(avg_snr: float, bers: list[float], p: LinkParams) -> Allocatio
         return min(700.0, math.log(sum(_min_shares(math.exp(log_t), avg_snr, bers, p))))
 
     # No latency is below the prompt's error-free time (its share -> inf there): bracket from it.
-    prompt_floor = p.prompt_bits / (p.code_rate * math.log2(p.prompt_qam) * p.bandwidths_hz[0])
-    lo, hi = math.log(prompt_floor) + 1e-12, math.log(1e6)
+    lo, hi = math.log(prompt_error_free_latency(p)) + 1e-12, math.log(1e6)
     log_t = brentq(excess, lo, hi, xtol=1e-13)
     t = math.exp(log_t)
     shares = _min_shares(t, avg_snr, bers, p)
