@@ -28,7 +28,7 @@ log = logging.getLogger("gensemcom")
 PORT = 9000
 RAW_BPP = 24.0
 ORIGINAL_UNIT_BASE = 1_000_000   # unit ids of the original data sent via the relay
-PACKET_OVERHEAD = 28 + 8 + 20 + 2  # semantic + UDP + IPv4 + PPP header bytes per packet
+LOWER_HEADERS = 8 + 20 + 2        # UDP + IPv4 + PPP header bytes per packet
 
 
 def _unit_rate_bits(events: pd.DataFrame, warmup: int) -> tuple[float, float, float]:
@@ -69,7 +69,8 @@ def run_gnl(cfg: Config) -> dict:
         ns.RngSeedManager.SetSeed(cfg.seed)
         ns.RngSeedManager.SetRun(cfg.seed)
         nsg.GscTraceLog.Clear()
-        link_rate = lambda c: c * bps_per_bpp * (seg + PACKET_OVERHEAD) / seg  # noqa: E731
+        header = nsg.SemanticHeader.kSize
+        link_rate = lambda c: c * bps_per_bpp * (seg + header + LOWER_HEADERS) / seg  # noqa: E731
         graph = gf.fig1_graph(*(link_rate(c) for c in (g.c_sr, g.c_rd, g.c_sg, g.c_gd)))
         for u, v in graph.edges:
             graph.edges[u, v]["delay_ms"] = g.delay_ms
@@ -77,14 +78,9 @@ def run_gnl(cfg: Config) -> dict:
         net.pin_path(ns, ["s", "r", "d"])  # original data via the relay, not the GenAI node
 
         def app(node: str, label: str, rate_bps: float, listen: int = 0):
-            x = ns.CreateObject[nsg.SemanticApp]()
-            x.SetAttribute("Label", ns.StringValue(label))
-            x.SetAttribute("ListenPort", ns.UintegerValue(listen))
-            x.SetAttribute("SegmentSize", ns.UintegerValue(seg))
-            x.SetAttribute("DataRate", ns.DataRateValue(ns.DataRate(int(rate_bps))))
-            x.SetAttribute("UnitTimeout", ns.TimeValue(ns.Seconds(cfg.app.unit_timeout_s + 10 / lam)))
-            net.nodes[node].AddApplication(x)
-            return x
+            return runtime.install_semantic_app(ns, net.nodes[node], label, segment_bytes=seg, rate=rate_bps,
+                                                unit_timeout_s=cfg.app.unit_timeout_s + 10 / lam,
+                                                listen_port=listen)
 
         s_prompt = app("s", "s", link_rate(g.c_sg))
         s_orig = app("s", "s_orig", link_rate(min(g.c_sr, g.c_rd)))
@@ -137,7 +133,7 @@ def run_gnl(cfg: Config) -> dict:
     gen_bits, t0, t1 = _unit_rate_bits(generated, g.warmup_units)
     orig = packets[(packets["event"] == "rx") & (packets["node"] == "d") & (packets["unit"] >= ORIGINAL_UNIT_BASE)
                    & (packets["time_s"] > t0) & (packets["time_s"] <= t1)]
-    relay_bits = 8.0 * (orig["bytes"] - 28).sum() / (t1 - t0)
+    relay_bits = 8.0 * (orig["bytes"] - header).sum() / (t1 - t0)
 
     measured = {"f_sg": prompt_bits / bps_per_bpp, "f_gd": gen_bits / bps_per_bpp, "f_rd": relay_bits / bps_per_bpp}
     measured["y_g"] = measured["f_gd"] - measured["f_sg"]

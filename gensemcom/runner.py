@@ -198,16 +198,9 @@ class Run:
         g.GscConnectLtePhyTraces()
 
         def make_app(name: str, listen_port: int = 0, num_ports: int = 1):
-            app = ns.CreateObject[g.SemanticApp]()
-            app.SetAttribute("Label", ns.StringValue(name))
-            app.SetAttribute("ListenPort", ns.UintegerValue(listen_port))
-            app.SetAttribute("NumPorts", ns.UintegerValue(num_ports))
-            app.SetAttribute("SegmentSize", ns.UintegerValue(cfg.app.segment_bytes))
-            app.SetAttribute("DataRate", ns.StringValue(cfg.app.rate))
-            app.SetAttribute("UnitTimeout", ns.TimeValue(ns.Seconds(cfg.app.unit_timeout_s)))
-            net.nodes[name].AddApplication(app)
-            app.SetStartTime(ns.Seconds(0.0))
-            return app
+            return runtime.install_semantic_app(
+                ns, net.nodes[name], name, segment_bytes=cfg.app.segment_bytes, rate=cfg.app.rate,
+                unit_timeout_s=cfg.app.unit_timeout_s, listen_port=listen_port, num_ports=num_ports)
 
         senders = {s: make_app(s) for s in net.sources}
         genai = make_app(net.genai, UPLINK_PORT, len(STREAMS))

@@ -84,6 +84,21 @@ def keep_alive(obj) -> None:
     _KEEP_ALIVE.append(obj)
 
 
+def install_semantic_app(ns, node, label: str, *, segment_bytes: int, rate, unit_timeout_s: float,
+                         listen_port: int = 0, num_ports: int = 1):
+    """A SemanticApp on `node` (ns-3 applications start at t = 0). rate: bit/s, or an ns-3
+    rate string such as "5Mbps"."""
+    app = ns.CreateObject[ns.cppyy.gbl.ns3.SemanticApp]()
+    app.SetAttribute("Label", ns.StringValue(label))
+    app.SetAttribute("ListenPort", ns.UintegerValue(listen_port))
+    app.SetAttribute("NumPorts", ns.UintegerValue(num_ports))
+    app.SetAttribute("SegmentSize", ns.UintegerValue(segment_bytes))
+    app.SetAttribute("DataRate", ns.DataRateValue(ns.DataRate(rate if isinstance(rate, str) else int(rate))))
+    app.SetAttribute("UnitTimeout", ns.TimeValue(ns.Seconds(unit_timeout_s)))
+    node.AddApplication(app)
+    return app
+
+
 def vector_bytes(vec) -> bytes:
     """Copy a std::vector<uint8_t> returned by C++ into Python bytes."""
     n = int(vec.size())
