@@ -50,3 +50,37 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
 def bpp(n_bytes: int, height: int, width: int) -> float:
     """Bits per pixel of a payload for an image of the given size."""
     return 8.0 * n_bytes / (height * width)
+
+
+# --------------------------------------------------------------------------- normalised metrics
+# The papers report distortion on a 0 (perfect) .. ~1 (useless) scale. The generative network
+# layer paper normalises the MSE "with the MSE of the colour-inverted image": the inverted image
+# 255 - x is a reconstruction that keeps every edge but gets every intensity wrong, a natural
+# worst case for a given x.
+
+def normalised_mse(x: np.ndarray, x_hat: np.ndarray) -> float:
+    """MSE(x, x_hat) / MSE(x, 255 - x): 0 for a perfect reconstruction, 1 for the inverted image.
+    The denominator is >= 1 for any uint8 image (255 is odd, so x != 255 - x everywhere)."""
+    _check_pair(x, x_hat)
+    x = np.asarray(x)
+    return mse(x, x_hat) / mse(x, 255 - x.astype(np.int16))
+
+
+def normalised_fid(fid_value: float, fid_inverted: float) -> float:
+    """FID(reference, generated) / FID(reference, colour-inverted reference).
+
+    Our transfer of the MSE normalisation to FID: the colour-inverted reference set is the same
+    worst case, measured by the same estimator on the same N, so the ratio also cancels part of
+    the small-N bias of FID (see analysis.fid.SAMPLE_SIZE_CAVEAT). analysis.fid.
+    normalised_fid_images computes both terms from images."""
+    if not fid_inverted > 0:
+        raise ValueError(f"FID of the inverted reference must be > 0, got {fid_inverted}")
+    return float(fid_value) / float(fid_inverted)
+
+
+def normalised_clip(cosine: float) -> float:
+    """CLIP cosine similarity mapped from [-1, 1] to [0, 1]: (cos + 1) / 2 (1 = identical)."""
+    cosine = float(cosine)
+    if not -1.0 - 1e-6 <= cosine <= 1.0 + 1e-6:
+        raise ValueError(f"a cosine similarity lies in [-1, 1], got {cosine}")
+    return (min(max(cosine, -1.0), 1.0) + 1.0) / 2.0

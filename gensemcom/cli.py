@@ -1,4 +1,4 @@
-"""Command line: ``python -m gensemcom {run,validate,config-doc} ...``."""
+"""Command line: ``python -m gensemcom {run,validate,config-doc,rate-quality} ...``."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     p_val = sub.add_parser("validate", help="validate a config and print it resolved")
     p_val.add_argument("config")
     sub.add_parser("config-doc", help="print the config key reference (Markdown)")
+    p_rq = sub.add_parser("rate-quality", help="measure the rate-quality table (scenario rate_quality)")
+    p_rq.add_argument("--config", default="configs/rate_quality.json")
     args = parser.parse_args(argv)
 
     if args.cmd == "config-doc":
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg = load_config(args.config)
+        if args.cmd == "rate-quality" and cfg.scenario != "rate_quality":
+            raise ConfigError(f"config error: {args.config}: scenario must be 'rate_quality' for rate-quality")
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -62,6 +66,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ranges equal to the paper: {summary['ranges_equal_to_paper']} of {summary['cells_compared_with_paper']}")
         print("multi-stream (continuous rate) faster than the single-stream baseline up to [dB]:",
               summary["multi_stream_faster_than_baseline_up_to_db"])
+        print(f"results: {summary['results']}")
+        return 0
+
+    if cfg.scenario == "rate_quality":
+        from gensemcom.rate_quality import run_rate_quality
+
+        summary = run_rate_quality(cfg)
+        print(summary["markdown"])
         print(f"results: {summary['results']}")
         return 0
 
@@ -83,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = run(cfg)
     print(json.dumps({k: summary[k] for k in ("units", "status_counts", "mean_latency_s",
-                                               "mean_psnr_db", "mean_ms_ssim", "mean_bpp_total", "lte")},
+                                               "mean_psnr_db", "mean_ms_ssim", "mean_lpips", "mean_bpp_total", "lte")},
                      indent=2))
     print(f"results: {summary['results']}")
     return 0

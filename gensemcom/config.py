@@ -117,6 +117,12 @@ class BackhaulConfig(_Strict):
 
 
 class AppConfig(_Strict):
+    streams: list[Literal["prompt", "edge", "hint", "latent"]] = Field(
+        ["prompt", "edge", "hint"], min_length=1,
+        description="Streams of each semantic unit, in send order (one port each): prompt = text from "
+                    "models.prompt; edge = edge map from models.edges, losslessly coded; hint = 8x8 colour "
+                    "thumbnail, raw 192 B; latent = models.codec bitstream (then the GenAI node decodes it "
+                    "instead of generating, unless it is undecodable).")
     segment_bytes: int = Field(1000, ge=64, le=1400, description="Payload bytes per packet (plus a 28-byte semantic header).")
     rate: str = Field("5Mbps", description="Pacing rate of each sender (keeps RLC buffers from overflowing).")
     unit_timeout_s: float = Field(2.0, gt=0, description="A unit not complete this long after its first packet is handed over incomplete.")
@@ -137,8 +143,32 @@ class AgentsConfig(_Strict):
     retries: int = Field(1, ge=0, le=10, description="Retries (fresh socket each) before an agent is declared dead.")
     ready_timeout_s: float = Field(180.0, gt=0, description="Time allowed for an agent to load its models.")
     threads: int = Field(1, ge=1, le=64, description="torch threads per agent.")
-    codec_weights: str | None = Field(None, description="Latent codec checkpoint; null = the shipped one.")
-    edge_sigma: float = Field(2.0, gt=0, description="Canny sigma of the edge map extractor.")
+
+
+def _spec(role: str, default: str):
+    return Field(default_factory=lambda: {"backend": default},
+                 description=f"{role} backend spec: {{\"backend\": name, ...options}}; see README 'Models'.")
+
+
+class ModelsConfig(_Strict):
+    """One backend spec per model role (pyagents/backends); each role's offline default when omitted."""
+    prompt: dict = _spec("Prompt extractor (efficientnet_lite0 | blip | descriptor)", "efficientnet_lite0")
+    edges: dict = _spec("Edge detector (hed | canny | controlnet_hed)", "hed")
+    text: dict = _spec("Text encoder for CLIP-substitute metrics (minilm | clip)", "minilm")
+    codec: dict = _spec("Latent codec for the latent stream (learned | jpeg | compressai_zoo)", "learned")
+    generator: dict = _spec("Generator at the GenAI node (gsc_ldm | sd_controlnet | hint_upsample | edge_fill)", "gsc_ldm")
+    split: dict = _spec("Split model for mobile edge generation (gsc_ldm | sd_split)", "gsc_ldm")
+
+    @model_validator(mode="after")
+    def _known_backends(self):
+        from gensemcom.agents.backends import available
+
+        for role in ("prompt", "edges", "text", "codec", "generator", "split"):
+            spec = getattr(self, role)
+            name = spec.get("backend")
+            if not isinstance(name, str) or name not in available(role):
+                raise ValueError(f"{role}.backend must be one of {available(role)}, got {name!r}")
+        return self
 
 
 class BitErrorsConfig(_Strict):
@@ -185,6 +215,33 @@ class GnlConfig(_Strict):
     warmup_units: int = Field(2, ge=0, description="Units left out at the start of the rate measurement.")
 
 
+class RateQualityConfig(_Strict):
+    """Settings of scenario `rate_quality` (images: the `images` section; models: `models`)."""
+    codecs: list[dict] = Field(
+        [{"backend": "learned", "rate": "low"}, {"backend": "learned", "rate": "medium"},
+         {"backend": "learned", "rate": "high"}],
+        description="Codec backend specs to measure (optional 'label' key names the curve point).")
+    jpeg_qualities: list[int] = Field([1, 2, 3, 5, 10, 20, 30, 50, 75, 90], min_length=2,
+                                      description="JPEG baseline qualities (PIL, optimize=True, 4:2:0).")
+    generators: list[dict] = Field(
+        [{"backend": "gsc_ldm"}, {"backend": "hint_upsample"}, {"backend": "edge_fill"}],
+        description="Generator backend specs, fed prompt + edge map + colour hint from models.prompt/edges.")
+    crops_per_image: int = Field(11, ge=0, le=200,
+                                 description="Random crops of each image added to the set (FID/KID need samples).")
+    clip_model: str | None = Field(None, description="HF id or local path of a real CLIP; null = the labelled CLIP substitute.")
+
+    @field_validator("codecs", "generators")
+    @classmethod
+    def _backends(cls, specs: list[dict], info) -> list[dict]:
+        from gensemcom.agents.backends import available
+
+        role = "codec" if info.field_name == "codecs" else "generator"
+        for spec in specs:
+            if spec.get("backend") not in available(role):
+                raise ValueError(f"{role} backend must be one of {available(role)}, got {spec.get('backend')!r}")
+        return specs
+
+
 class SimConfig(_Strict):
     drain_s: float = Field(3.0, gt=0, description="Longest simulated time after the last unit is sent; the run stops earlier once every unit is delivered or failed. Units still in flight then are 'undelivered_*'.")
 
@@ -192,10 +249,11 @@ class SimConfig(_Strict):
 class Config(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Run name: results go to <output_dir>/<name>/<timestamp>/.")
     seed: int = Field(1, ge=1, description="Seed of ns-3's RNG (run number) and of the agents and traces.")
-    scenario: Literal["lte_edge", "table2", "gnl_fig1"] = Field(
+    scenario: Literal["lte_edge", "table2", "gnl_fig1", "rate_quality"] = Field(
         "lte_edge", description="lte_edge: UEs -> eNB -> EPC -> edge server (GenAI) -> sink UE, packet by packet; "
                                 "table2: the latency-aware scheme's Table II from the analytic model (no ns-3); "
-                                "gnl_fig1: generative network layer, Fig. 1 (s - r - d, s - g - d) over point-to-point links.")
+                                "gnl_fig1: generative network layer, Fig. 1 (s - r - d, s - g - d) over point-to-point links; "
+                                "rate_quality: bpp vs PSNR/MS-SSIM/LPIPS/FID/KID/CLIP of codecs, generators and JPEG (no ns-3).")
     output_dir: str = Field("results", description="Results root, relative to the repository.")
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     lte: LteConfig = Field(default_factory=LteConfig)
@@ -203,10 +261,12 @@ class Config(_Strict):
     app: AppConfig = Field(default_factory=AppConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
     bit_errors: BitErrorsConfig = Field(default_factory=BitErrorsConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
     latency_aware: LatencyAwareConfig = Field(default_factory=LatencyAwareConfig)
     gnl: GnlConfig = Field(default_factory=GnlConfig)
+    rate_quality: RateQualityConfig = Field(default_factory=RateQualityConfig)
 
     @field_validator("images")
     @classmethod

@@ -51,7 +51,7 @@ def run_gnl(cfg: Config) -> dict:
     bps_per_bpp = pixels / g.period_s
     seg = cfg.app.segment_bytes
 
-    agents = start_agent_processes(cfg, out)
+    agents = start_agent_processes(cfg, out, streams=["latent"])  # latent prompts only
     try:
         ns = runtime.load_ns()
         for agent in agents.values():
@@ -59,7 +59,8 @@ def run_gnl(cfg: Config) -> dict:
         images = [load_image(n, im.size) for n in names]
         prompts = []
         for img in images:
-            answer = agents["encoder"].client.call(schema.request("encode", [img.tobytes()], h=im.size, w=im.size))
+            answer = agents["encoder"].client.call(schema.request("encode", [img.tobytes()], h=im.size, w=im.size,
+                                                                  streams=["latent"]))
             prompts.append(dict(zip(answer.header["streams"], answer.frames))["latent"])
         prompt_bpp = float(np.mean([8 * len(p) for p in prompts])) / pixels
         analytic = gf.fig1_closed_form(g.c_sr, g.c_rd, g.c_sg, g.c_gd, RAW_BPP, prompt_bpp)

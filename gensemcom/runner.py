@@ -17,6 +17,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from gensemcom.analysis import metrics, plots
+from gensemcom.agents.agent import STREAMS as ALL_STREAMS
 from gensemcom.bridge import schema
 from gensemcom.bridge.client import AgentError, AgentUnavailable
 from gensemcom.bridge.launcher import AgentProcess
@@ -28,7 +29,6 @@ log = logging.getLogger("gensemcom")
 REPO_ROOT = runtime.REPO_ROOT
 UPLINK_PORT = 9000    # + stream index: one port per stream (lets EPC filters split bearers)
 DOWNLINK_PORT = 9100
-STREAMS = ("prompt", "edge", "latent")
 GENERATED_STREAM = 0
 # Test-only fault injection: names of agents to SIGKILL right after they are ready.
 KILL_ENV = "GENSEMCOM_KILL_AGENTS"
@@ -92,11 +92,11 @@ def results_dir(cfg: Config) -> Path:
     return out
 
 
-def start_agent_processes(cfg: Config, out: Path) -> dict[str, AgentProcess]:
+def start_agent_processes(cfg: Config, out: Path, streams: list[str] | None = None) -> dict[str, AgentProcess]:
     """The encoder and generator agents of a run (started, not yet ready)."""
     a = cfg.agents
-    options = {"threads": a.threads, "seed": cfg.seed, "codec_weights": a.codec_weights,
-               "edge_sigma": a.edge_sigma}
+    options = {"threads": a.threads, "seed": cfg.seed, "streams": streams or cfg.app.streams,
+               "models": cfg.models.model_dump()}
     return {role: AgentProcess(role, role, options, out, timeout_s=a.timeout_s, retries=a.retries,
                                ready_timeout_s=a.ready_timeout_s) for role in ("encoder", "generator")}
 
@@ -203,7 +203,8 @@ class Run:
                 unit_timeout_s=cfg.app.unit_timeout_s, listen_port=listen_port, num_ports=num_ports)
 
         senders = {s: make_app(s) for s in net.sources}
-        genai = make_app(net.genai, UPLINK_PORT, len(STREAMS))
+        streams = cfg.app.streams
+        genai = make_app(net.genai, UPLINK_PORT, len(streams))
         sink = make_app(net.sink, DOWNLINK_PORT, 1)
         if cfg.bit_errors.ber > 0:
             em = ns.CreateObject[g.BitFlipErrorModel]()
@@ -218,9 +219,9 @@ class Run:
         for u in self.units:
             if not u.streams:  # encoding failed: nothing to send
                 continue
-            for sid, name in enumerate(STREAMS):
+            for sid, name in enumerate(streams):
                 senders[u.source].SendStream(ns.Seconds(u.t_sent), es_addr, UPLINK_PORT + sid,
-                                             u.unit, sid, len(STREAMS), u.streams[name])
+                                             u.unit, sid, len(streams), u.streams[name])
 
         generator = self.agents["generator"].client
         gen_clock = ComputeClock(cfg.compute.kind, cfg.compute.generate_s, cfg.compute.scale)
@@ -278,7 +279,7 @@ class Run:
         u.genai_complete = bool(genai.IsUnitComplete(u.unit))
         names, frames, complete, crc_ok = [], [], [], []
         for sid in genai.GetStreamIds(u.unit):
-            name = STREAMS[int(sid)]
+            name = self.cfg.app.streams[int(sid)]
             names.append(name)
             frames.append(runtime.vector_bytes(genai.GetStreamBytes(u.unit, sid)))
             complete.append(bool(genai.IsStreamComplete(u.unit, sid)))
@@ -322,20 +323,22 @@ class Run:
 
     # -- outputs --------------------------------------------------------------------------
     def finalize_units(self) -> pd.DataFrame:
+        from gensemcom.analysis.lpips import lpips_score
         from gensemcom.agents.semantics import decode_edges, render_conditioning
 
         rows, grid = [], []
         for u in self.units:
             h, w = u.original.shape[:2]
             delivered = _decode_png(u.delivered) if u.delivered is not None else None
-            psnr = ms_ssim = float("nan")
+            psnr = ms_ssim = lpips = float("nan")
             if delivered is not None and delivered.shape == u.original.shape:
                 psnr, ms_ssim = metrics.psnr(u.original, delivered), metrics.ms_ssim(u.original, delivered)
+                lpips = lpips_score(u.original, delivered)
                 degraded = not all(u.genai_crc_ok.values()) or not u.genai_complete or u.fallback
                 u.status = "degraded" if degraded or not u.delivered_crc_ok else "ok"
             elif u.delivered is not None:
                 u.status = "delivered_undecodable"
-            sizes = {k: len(u.streams[k]) if k in u.streams else None for k in STREAMS}
+            sizes = {k: len(u.streams[k]) if k in u.streams else None for k in ALL_STREAMS}
             total = sum(v for v in sizes.values() if v is not None)
             rows.append({
                 "unit": u.unit, "image": u.image, "source": u.source, "status": u.status,
@@ -347,11 +350,11 @@ class Run:
                 "t_genai_ready": u.t_genai_ready, "t_generated": u.t_generated,
                 "t_delivered": u.t_delivered, "latency_s": u.t_delivered - u.t_arrival,
                 "genai_complete": u.genai_complete,
-                **{f"crc_ok_{k}": u.genai_crc_ok.get(k) for k in STREAMS},
+                **{f"crc_ok_{k}": u.genai_crc_ok.get(k) for k in ALL_STREAMS},
                 "fallback": u.fallback, "generated_bytes": u.generated_bytes,
                 "delivered_crc_ok": u.delivered_crc_ok,
                 "encode_wall_s": u.encode_wall_s, "generate_wall_s": u.generate_wall_s,
-                "psnr_db": psnr, "ms_ssim": ms_ssim,
+                "psnr_db": psnr, "ms_ssim": ms_ssim, "lpips": lpips,
             })
             conditioning = None
             if u.received_edge is not None:
@@ -361,7 +364,8 @@ class Run:
                     conditioning = None
             grid.append({"title": f"unit {u.unit}: {u.image}", "original": u.original,
                          "conditioning": conditioning, "generated": delivered,
-                         "caption": f"{u.status}, PSNR {psnr:.1f} dB, {metrics.bpp(total, h, w):.3f} bpp"})
+                         "caption": f"{u.status}, PSNR {psnr:.1f} dB, LPIPS {lpips:.3f}, "
+                                    f"{metrics.bpp(total, h, w):.3f} bpp"})
         self._grid = grid
         return pd.DataFrame(rows)
 
@@ -382,6 +386,7 @@ class Run:
             "mean_latency_s": _nan_none(ok["latency_s"].mean()),
             "mean_psnr_db": _nan_none(ok["psnr_db"].replace(np.inf, np.nan).mean()),
             "mean_ms_ssim": _nan_none(ok["ms_ssim"].mean()),
+            "mean_lpips": _nan_none(ok["lpips"].mean()),
             "mean_bpp_total": _nan_none(units["bpp_total"].mean()),
             "lte": {"transport_blocks": int(len(tb)),
                     "harq_retransmissions": int(plots.harq_retransmission(tb).sum()),

@@ -2,8 +2,12 @@
 
     python -m gensemcom.agents.agent --role encoder|generator --endpoint ipc://... --options '{}'
 
-encoder   (source side): image -> prompt text + edge map bitstream + latent bitstream
-generator (GenAI node):  received streams -> reconstructed image (PNG bytes)
+encoder   (source side): image -> the requested streams (prompt text, edge-map bitstream,
+          colour hint, latent bitstream)
+generator (GenAI node):  received streams -> image (PNG or raw bytes)
+
+Options: {"models": {role: backend spec}, "streams": [...], "threads": n, "seed": s}; the
+models are built with pyagents.backends (each role's offline default when not given).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import sys
 
 import numpy as np
 
-STREAMS = ("prompt", "edge", "latent")
+STREAMS = ("prompt", "edge", "hint", "latent")
+DEFAULT_STREAMS = ("prompt", "edge", "hint")
+log = logging.getLogger("gensemcom.agent")
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -27,70 +33,129 @@ def _png(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def check_streams(streams) -> list[str]:
+    streams = list(streams)
+    unknown = [s for s in streams if s not in STREAMS]
+    if unknown or not streams or len(set(streams)) != len(streams):
+        raise ValueError(f"streams must be distinct names from {STREAMS}, got {streams}")
+    return streams
+
+
+def encode_hint(hint: np.ndarray) -> bytes:
+    """The colour hint travels as raw RGB bytes: a bit error only shifts one colour value."""
+    return np.ascontiguousarray(hint, dtype=np.uint8).tobytes()
+
+
+def decode_hint(data: bytes, side: int) -> np.ndarray | None:
+    if len(data) != side * side * 3:
+        return None
+    return np.frombuffer(data, dtype=np.uint8).reshape(side, side, 3)
+
+
 class SemanticAgent:
     """Holds the models of one node; each method is one bridge op."""
 
-    def __init__(self, options: dict):
+    def __init__(self, role: str, options: dict):
         import torch
 
-        from .codec import LatentCodec
+        from .backends import build
 
         torch.set_num_threads(int(options.get("threads", 1)))
         torch.manual_seed(int(options.get("seed", 0)))
-        self.codec = LatentCodec.load(options.get("codec_weights"))
-        self.edge_sigma = float(options.get("edge_sigma", 2.0))
+        self.seed = int(options.get("seed", 0))
+        models = options.get("models") or {}
+        self.streams = check_streams(options.get("streams", DEFAULT_STREAMS))
+        self.models: dict[str, object] = {}
+        needed = {"encoder": ["prompt", "edges", "codec"], "generator": ["generator", "codec"]}[role]
+        for model_role in needed:
+            if model_role == "codec" and "latent" not in self.streams and not options.get("always_codec"):
+                continue
+            self.models[model_role] = build(model_role, models.get(model_role))
+            log.info("%s: %s", model_role, self.models[model_role].name)
+        from . import ldm
+        self.hint_side = ldm.HINT_SIDE
 
     def info(self) -> dict:
-        return {"codec": self.codec.name}
+        return {name: model.name for name, model in self.models.items()}
 
     def encode(self, header: dict, frames: list[bytes]) -> tuple[dict, list[bytes]]:
-        from .semantics import encode_edges, extract_edges, extract_prompt
+        from . import ldm
+        from .semantics import encode_edges
 
         h, w = int(header["h"]), int(header["w"])
         if len(frames) != 1 or len(frames[0]) != h * w * 3:
             raise ValueError(f"encode expects one raw RGB frame of {h}x{w}x3 bytes")
+        streams = check_streams(header.get("streams", self.streams))
+        if "latent" in streams and "codec" not in self.models:
+            raise ValueError("this encoder was started without the latent stream; add 'latent' to app.streams")
         image = np.frombuffer(frames[0], dtype=np.uint8).reshape(h, w, 3)
-        prompt = extract_prompt(image)
-        edges = encode_edges(extract_edges(image, sigma=self.edge_sigma))
-        latent = self.codec.encode(image)
-        return {"streams": list(STREAMS), "prompt": prompt}, [prompt.encode(), edges, latent]
+        prompt = self.models["prompt"].extract(image) if "prompt" in streams else ""
+        produce = {
+            "prompt": lambda: prompt.encode(),
+            "edge": lambda: encode_edges(self.models["edges"].detect(image)),
+            "hint": lambda: encode_hint(ldm.make_hint(image, self.hint_side)),
+            "latent": lambda: self.models["codec"].encode(image),
+        }
+        return {"streams": streams, "prompt": prompt}, [produce[s]() for s in streams]
 
     def generate(self, header: dict, frames: list[bytes]) -> tuple[dict, list[bytes]]:
-        from .codec import BitstreamError
-        from .semantics import decode_edges
-
         got = dict(zip(header.get("streams", []), frames))
         h, w = int(header.get("h", 128)), int(header.get("w", 128))
-        fallback = None
-        image = None
+        unit = int(header.get("unit", 0))
+        image, used, notes = None, [], []
         if "latent" in got:
-            try:
-                image = self.codec.decode(got["latent"])
-            except BitstreamError as exc:
-                fallback = f"latent undecodable ({exc}); "
-        else:
-            fallback = "latent missing; "
-        used = ["latent"] if image is not None else []
+            image = self._decode_latent(got["latent"], notes)
+            used += ["latent"] if image is not None else []
         if image is None:
-            # Structure-only reconstruction: the edge map on mid-grey, or grey if that fails too.
-            image = np.full((h, w, 3), 128, np.uint8)
-            try:
-                edges = decode_edges(got["edge"])
-                if edges.shape == (h, w):
-                    image[edges] = 255
-                    used.append("edge")
-                    fallback += "edge map only"
-                else:
-                    fallback += "edge map has the wrong size: grey image"
-            except (KeyError, BitstreamError) as exc:
-                fallback += f"no usable edge map ({exc.__class__.__name__}): grey image"
+            image, used = self._generate_conditional(got, h, w, unit, notes)
         # "raw": the image as the paper's data unit (24 bpp); "png": lossless and smaller.
         fmt = header.get("format", "png")
         if fmt not in ("png", "raw"):
             raise ValueError(f"unknown output format {fmt!r}; use 'png' or 'raw'")
         content = _png(image) if fmt == "png" else np.ascontiguousarray(image).tobytes()
         return ({"h": image.shape[0], "w": image.shape[1], "format": fmt, "used": used,
-                 "fallback": fallback}, [content])
+                 "fallback": "; ".join(notes) or None}, [content])
+
+    def _decode_latent(self, data: bytes, notes: list[str]):
+        from .codec import BitstreamError
+
+        if "codec" not in self.models:
+            notes.append("latent stream received but no codec configured")
+            return None
+        try:
+            return self.models["codec"].decode(data)
+        except BitstreamError as exc:
+            notes.append(f"latent undecodable ({exc})")
+            return None
+
+    def _generate_conditional(self, got: dict, h: int, w: int, unit: int, notes: list[str]):
+        """The generator from whatever conditioning arrived; a lost stream is generated without."""
+        from PIL import Image
+
+        from .codec import BitstreamError
+        from .semantics import decode_edges
+
+        size = max(h, w)
+        size += -size % 8  # the generators work on squares of a multiple of 8
+        prompt = got.get("prompt", b"").decode("utf-8", errors="replace") if "prompt" in got else ""
+        edges = hint = None
+        if "edge" in got:
+            try:
+                edges = decode_edges(got["edge"])
+                if edges.shape != (size, size):
+                    edges = np.asarray(Image.fromarray(edges).resize((size, size), Image.NEAREST))
+            except BitstreamError as exc:
+                notes.append(f"edge map undecodable ({exc}): generated without it")
+        if "hint" in got:
+            hint = decode_hint(got["hint"], self.hint_side)
+            if hint is None:
+                notes.append("colour hint has the wrong size: generated without it")
+        used = [s for s, v in (("prompt", prompt), ("edge", edges), ("hint", hint)) if v is not None and len(v)]
+        seed = self.seed * 1_000_003 + unit
+        image = self.models["generator"].generate(prompt, edges, hint, seed, size)
+        if image.shape[:2] != (h, w):
+            image = np.asarray(Image.fromarray(image).resize((w, h), Image.LANCZOS))
+        return image, used
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from ..bridge.server import serve
 
-    agent = SemanticAgent(json.loads(args.options))
+    agent = SemanticAgent(args.role, json.loads(args.options))
     handlers = {"encoder": {"encode": agent.encode}, "generator": {"generate": agent.generate}}
     serve(args.endpoint, handlers[args.role], info={"role": args.role, **agent.info()},
           idle_timeout_s=args.idle_timeout)

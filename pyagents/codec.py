@@ -11,10 +11,13 @@ Bitstream layout (big-endian), version 1:
     strings          concatenated
 
 Encoding uses compressai's C++ rANS encoder.  Decoding uses a pure-Python port of
-compressai's rANS decoder (``_rans_decode``): the C++ decoder reads past the end of
-its buffer without bounds checks when the stream is corrupted, which could crash the
-process.  The port reads zeros past the end instead and caps escape runs, so its
-work is bounded by the symbol count.
+compressai's rANS decoder (``RansStream``, also used by the compressai_zoo codec
+backend): the C++ decoder reads past the end of its buffer without bounds checks
+when the stream is corrupted, which could crash the process.  The port reads zeros
+past the end instead and caps escape runs, so its work is bounded by the symbol count.
+
+Rate points: RATE_POINTS names the shipped checkpoints (low / medium / high lambda);
+``rate_checkpoint(rate)`` resolves one, ``LatentCodec.load()`` loads medium.
 
 Error model: the header and framing are validated strictly (BitstreamError); the
 entropy-coded payload is decoded best-effort, so bit errors inside it yield a
@@ -42,8 +45,31 @@ _HEADER = struct.Struct(">4sBHHHHHB")
 _LEN = struct.Struct(">I")
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_CHECKPOINT = WEIGHTS_DIR / "codec_fp.pt"
-TRAIN_COMMAND = "python -m gensemcom.agents.train_codec --minutes 25 --out pyagents/weights/codec_fp.pt"
+# Named rate points: checkpoint file and the lambda (weight of 255^2*MSE against bpp) it is
+# trained with.
+RATE_POINTS = {
+    "low": ("codec_fp_low.pt", 0.0016),
+    "medium": ("codec_fp_medium.pt", 0.004),
+    "high": ("codec_fp_high.pt", 0.012),
+}
+
+
+def rate_checkpoint(rate: str) -> Path:
+    """The checkpoint path of a named rate point (it may not exist; see train_command)."""
+    if rate not in RATE_POINTS:
+        raise ValueError(f"unknown rate point {rate!r}; known: {list(RATE_POINTS)}")
+    return WEIGHTS_DIR / RATE_POINTS[rate][0]
+
+
+def train_command(rate: str = "medium") -> str:
+    """The command that trains a rate point's checkpoint."""
+    lmbda = RATE_POINTS[rate][1]
+    return (f"python -m gensemcom.agents.train_codec --minutes 25 --lmbda {lmbda} "
+            f"--out pyagents/weights/{rate_checkpoint(rate).name}")
+
+
+DEFAULT_CHECKPOINT = rate_checkpoint("medium")
+TRAIN_COMMAND = train_command("medium")
 
 
 class BitstreamError(ValueError):
@@ -60,13 +86,15 @@ class LatentCodec:
         self.model = model.eval()
         self.name = name
         self.params = params
+        self._tables = cdf_tables(model.entropy_bottleneck)
 
     @classmethod
     def load(cls, path=None) -> "LatentCodec":
         import torch
         path = Path(path) if path is not None else DEFAULT_CHECKPOINT
         if not path.is_file():
-            raise FileNotFoundError(f"codec checkpoint {path} not found; train it with: {TRAIN_COMMAND}")
+            hint = next((train_command(r) for r, (f, _) in RATE_POINTS.items() if f == path.name), TRAIN_COMMAND)
+            raise FileNotFoundError(f"codec checkpoint {path} not found; train it with: {hint}")
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         params = dict(ckpt["params"])
         model = build_model(params["N"], params["M"])
@@ -98,8 +126,7 @@ class LatentCodec:
         import torch
         H, W, (C, h, w), strings = self._parse(bytes(data))
         eb = self.model.entropy_bottleneck
-        symbols = _rans_decode(strings[0], C, h * w, eb._quantized_cdf.tolist(),
-                               eb._cdf_length.tolist(), eb._offset.tolist())
+        symbols = RansStream(strings[0]).decode([c for c in range(C) for _ in range(h * w)], self._tables)
         y_hat = torch.tensor(symbols, dtype=torch.float32).reshape(1, C, h, w)
         y_hat += eb._get_medians().detach().reshape(1, C, 1, 1)
         with torch.no_grad():
@@ -149,51 +176,73 @@ _BYPASS_MAX = (1 << _BYPASS_BITS) - 1
 _MAX_BYPASS_NIBBLES = 8  # the encoder never needs more for an int32 value
 
 
-def _rans_decode(data: bytes, channels: int, per_channel: int, cdfs, cdf_sizes, offsets) -> list[int]:
-    """Decode channels*per_channel symbols; symbol i uses the CDF of channel i // per_channel."""
-    if len(data) % 4 or len(data) < 8:
-        raise BitstreamError("rANS stream length must be a multiple of 4 and at least 8")
-    words = struct.unpack(f"<{len(data) // 4}I", data)
-    n_words = len(words)
-    pos = 2
-    x = words[0] | (words[1] << 32)
-    mask = (1 << _PRECISION) - 1
+def cdf_tables(entropy_model) -> list[tuple[list[int], int]]:
+    """(CDF truncated to its length, offset) per CDF index of a compressai EntropyModel."""
+    cdfs = entropy_model._quantized_cdf.tolist()
+    sizes = entropy_model._cdf_length.reshape(-1).tolist()
+    offsets = entropy_model._offset.reshape(-1).tolist()
+    return [(cdf[:size], offset) for cdf, size, offset in zip(cdfs, sizes, offsets)]
 
-    def next_word():
-        nonlocal pos
-        pos += 1
-        return words[pos - 1] if pos <= n_words else 0  # as if zero-padded
 
-    def get_bits():
-        nonlocal x
-        val = x & _BYPASS_MAX
-        x >>= _BYPASS_BITS
-        if x < _RANS_L:
-            x = (x << 32) | next_word()
-        return val
+class RansStream:
+    """compressai's RansDecoder (set_stream + decode_stream), reading zeros past the end.
 
-    out = []
-    for c in range(channels):
-        size = cdf_sizes[c]
-        cdf = cdfs[c][:size]
-        max_value, offset = size - 2, offsets[c]
-        for _ in range(per_channel):
+    One stream may be decoded in several calls (autoregressive models decode one
+    latent position at a time); work is bounded by the number of symbols asked for.
+    """
+
+    def __init__(self, data: bytes):
+        if len(data) % 4 or len(data) < 8:
+            raise BitstreamError("rANS stream length must be a multiple of 4 and at least 8")
+        self._words = struct.unpack(f"<{len(data) // 4}I", data)
+        self._pos = 2
+        self._x = self._words[0] | (self._words[1] << 32)
+
+    def decode(self, indexes, tables) -> list[int]:
+        """One symbol per entry of indexes, each with the CDF tables[index] (see cdf_tables)."""
+        words, n_words, pos, x = self._words, len(self._words), self._pos, self._x
+        mask = (1 << _PRECISION) - 1
+        bisect_right = bisect.bisect_right
+        out = []
+        for index in indexes:
+            cdf, offset = tables[index]
+            max_value = len(cdf) - 2
             cum = x & mask
-            s = bisect.bisect_right(cdf, cum) - 1
+            s = bisect_right(cdf, cum) - 1
             x = (cdf[s + 1] - cdf[s]) * (x >> _PRECISION) + cum - cdf[s]
             if x < _RANS_L:
-                x = (x << 32) | next_word()
-            value = s
-            if value == max_value:  # escape: the value follows in 4-bit bypass chunks
-                val = get_bits()
-                n_bypass = val
-                while val == _BYPASS_MAX and n_bypass <= _MAX_BYPASS_NIBBLES:
-                    val = get_bits()
-                    n_bypass += val
-                # Only corrupted streams need more nibbles than an int32 has.
-                raw = 0
-                for j in range(min(n_bypass, _MAX_BYPASS_NIBBLES)):
-                    raw |= get_bits() << (j * _BYPASS_BITS)
-                value = -(raw >> 1) - 1 if raw & 1 else (raw >> 1) + max_value
-            out.append(value + offset)
-    return out
+                x = (x << 32) | (words[pos] if pos < n_words else 0)  # as if zero-padded
+                pos += 1
+            if s == max_value:  # escape: the value follows in 4-bit bypass chunks
+                self._x, self._pos = x, pos
+                s = self._bypass(max_value)
+                x, pos = self._x, self._pos
+            out.append(s + offset)
+        self._x, self._pos = x, pos
+        return out
+
+    def _get_bits(self) -> int:
+        val = self._x & _BYPASS_MAX
+        self._x >>= _BYPASS_BITS
+        if self._x < _RANS_L:
+            self._x = (self._x << 32) | (self._words[self._pos] if self._pos < len(self._words) else 0)
+            self._pos += 1
+        return val
+
+    def _bypass(self, max_value: int) -> int:
+        val = self._get_bits()
+        n_bypass = val
+        while val == _BYPASS_MAX and n_bypass <= _MAX_BYPASS_NIBBLES:
+            val = self._get_bits()
+            n_bypass += val
+        # Only corrupted streams need more nibbles than an int32 has.
+        raw = 0
+        for j in range(min(n_bypass, _MAX_BYPASS_NIBBLES)):
+            raw |= self._get_bits() << (j * _BYPASS_BITS)
+        return -(raw >> 1) - 1 if raw & 1 else (raw >> 1) + max_value
+
+
+def _rans_decode(data: bytes, channels: int, per_channel: int, cdfs, cdf_sizes, offsets) -> list[int]:
+    """Decode channels*per_channel symbols; symbol i uses the CDF of channel i // per_channel."""
+    tables = [(cdfs[c][:cdf_sizes[c]], offsets[c]) for c in range(channels)]
+    return RansStream(data).decode([c for c in range(channels) for _ in range(per_channel)], tables)

@@ -73,17 +73,51 @@ _ENTRIES = [
     (ImageInfo("sail", "sporco/data/sail.png", _SPORCO + "Waterloo BragZone, free of copyright restrictions", "heldout"), _sporco("sail.png")),
     (ImageInfo("tulips", "sporco/data/tulips.png", _SPORCO + "Waterloo BragZone, free of copyright restrictions", "heldout"), _sporco("tulips.png")),
 ]
-_LOADERS = {info.name: loader for info, loader in _ENTRIES}
-SPLITS = ("train", "heldout")
+
+
+# Optional extra training photos from Debian packages (`apt install opencv-doc mate-backgrounds`).
+# Only the training scripts use them, when installed; runs, tests and evaluation never do,
+# so a machine without them behaves identically.
+_OPENCV_DIR = "/usr/share/doc/opencv-doc/examples/data"
+_MATE_DIR = "/usr/share/backgrounds/mate/nature"
+_OPENCV_LICENCE = "Apache-2.0 (Debian opencv-doc, OpenCV sample data)"
+_MATE_LICENCE = "GPL-2+ (Debian mate-backgrounds; authors in its copyright file)"
+_EXTRA = [(f"opencv_{stem}", f"{_OPENCV_DIR}/{stem}.jpg", _OPENCV_LICENCE) for stem in (
+    "apple", "baboon", "building", "butterfly", "fruits", "home", "messi5", "orange",
+    "squirrel_cls", "aero1", "aero3", "HappyFish", "board", "leuvenA", "stuff")] + [
+    (f"mate_{stem.lower()}", f"{_MATE_DIR}/{stem}.jpg", _MATE_LICENCE) for stem in (
+    "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird",
+    "RainDrops", "Storm", "TwoWings", "Wood", "YellowFlower")]
+
+
+def _file(path: str):
+    def load():
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    return load
+
+
+_EXTRA_ENTRIES = [(ImageInfo(name, path, licence, "train_extra"), _file(path)) for name, path, licence in _EXTRA]
+_LOADERS = {info.name: loader for info, loader in _ENTRIES + _EXTRA_ENTRIES}
+SPLITS = ("train", "heldout", "train_extra")
 
 
 def catalogue() -> list[ImageInfo]:
+    """The images that ship in wheels (train + heldout), available on every machine."""
     return [info for info, _ in _ENTRIES]
+
+
+def extra_catalogue() -> list[ImageInfo]:
+    """The optional Debian training photos that are installed on this machine."""
+    import os
+    return [info for info, _ in _EXTRA_ENTRIES if os.path.exists(info.source)]
 
 
 def names(split: str) -> list[str]:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    if split == "train_extra":
+        return [info.name for info in extra_catalogue()]
     return [info.name for info, _ in _ENTRIES if info.split == split]
 
 
@@ -114,14 +148,14 @@ def load_image(name: str, size: int = 128) -> np.ndarray:
     return _resize(img[top:top + side, left:left + side], size)
 
 
-def random_crops(split: str, n: int, size: int, seed: int) -> np.ndarray:
-    """n random square crops (n x size x size x 3 uint8) from the images of `split`.
+def random_crops(split: str | list[str], n: int, size: int, seed: int) -> np.ndarray:
+    """n random square crops (n x size x size x 3 uint8) from the images of `split` (or a list of names).
 
     Each crop picks an image uniformly, a side between `size` and the image's
     shorter side (log-uniform, so both native-resolution texture and downscaled
     whole-scene views appear), a random position and a random horizontal flip.
     """
-    pool = names(split)
+    pool = list(split) if isinstance(split, (list, tuple)) else names(split)
     rng = np.random.default_rng(seed)
     out = np.empty((n, size, size, 3), dtype=np.uint8)
     for i in range(n):

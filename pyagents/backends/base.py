@@ -1,0 +1,91 @@
+"""The interface of each role. Backends are plain classes that implement one of these."""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+class BackendError(RuntimeError):
+    """A backend cannot be built (unknown name, missing weights, bad options)."""
+
+
+def check_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected uint8 HxWx3 image, got {image.dtype} {image.shape}")
+    return image
+
+
+@runtime_checkable
+class PromptExtractor(Protocol):
+    name: str
+
+    def extract(self, image: np.ndarray) -> str:
+        """uint8 HxWx3 -> short English prompt."""
+
+
+@runtime_checkable
+class EdgeDetector(Protocol):
+    name: str
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """uint8 HxWx3 -> bool HxW edge map (what the conditioning stream carries)."""
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """n texts -> float32 (n, dim), each row L2-normalised."""
+
+
+@runtime_checkable
+class ImageCodec(Protocol):
+    name: str
+
+    def encode(self, image: np.ndarray) -> bytes:
+        """uint8 HxWx3 -> self-describing bitstream."""
+
+    def decode(self, data: bytes) -> np.ndarray:
+        """Bitstream -> uint8 HxWx3; raises codec.BitstreamError on an undecodable header."""
+
+
+@runtime_checkable
+class Generator(Protocol):
+    name: str
+
+    def generate(self, prompt: str, edges: np.ndarray | None, hint: np.ndarray | None,
+                 seed: int, size: int) -> np.ndarray:
+        """Prompt + optional bool edge map + optional uint8 colour hint -> uint8 size x size x 3."""
+
+
+@runtime_checkable
+class SplitModel(Protocol):
+    """A latent diffusion model whose parts can run on different nodes (mobile edge generation).
+
+    Latents travel as float32 arrays (C, h, w); ``denoise`` runs steps [start, stop) of a
+    fixed ``num_steps`` schedule, so node A may run [0, k) and node B [k, num_steps).
+    """
+    name: str
+    num_steps: int
+
+    def latent_shape(self, size: int) -> tuple[int, int, int]:
+        """(C, h, w) of the latent of a size x size image."""
+
+    def condition(self, prompt: str, edges: np.ndarray | None, hint: np.ndarray | None, size: int):
+        """Opaque conditioning object for denoise (text embedding, control maps)."""
+
+    def initial_latent(self, seed: int, size: int) -> np.ndarray:
+        """The seed's starting noise, float32 (C, h, w)."""
+
+    def encode(self, image: np.ndarray) -> np.ndarray:
+        """VAE encoder: uint8 HxWx3 -> float32 latent (C, h, w)."""
+
+    def denoise(self, latent: np.ndarray, cond, start: int, stop: int) -> np.ndarray:
+        """Run denoising steps [start, stop) and return the new latent."""
+
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        """VAE decoder: latent -> uint8 HxWx3."""

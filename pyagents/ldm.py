@@ -1,0 +1,119 @@
+"""The project's small latent diffusion model (offline default generator and split model).
+
+Parts, all diffusers modules so the same code loads a bigger trained model by path:
+    vae   AutoencoderKL, 4x downsampling, 4 latent channels (128 px -> 4 x 32 x 32)
+    unet  UNet2DConditionModel predicting the clean latent x0 ("sample" prediction) from the
+          noisy latent concatenated with control channels, cross-attending to one text token
+    text  MiniLM sentence embedding of the prompt (384-d), the single cross-attention token
+
+Control channels (what the conditioning streams carry), at latent resolution:
+    edges  the bool edge map at image resolution, space-to-depth by the VAE factor (16 ch)
+    hint   a tiny colour thumbnail (HINT_SIDE x HINT_SIDE RGB), bilinearly upsampled (3 ch)
+A missing stream is all zeros (the model is trained with random stream dropout), so the
+generator degrades gracefully when a stream is lost.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights" / "gsc_ldm"
+HINT_SIDE = 8
+TEXT_DIM = 384
+
+
+@dataclass(frozen=True)
+class LdmConfig:
+    vae_channels: tuple[int, ...] = (16, 32, 64)
+    unet_channels: tuple[int, ...] = (32, 64, 128)
+    latent_channels: int = 4
+    text_dim: int = TEXT_DIM
+    hint_side: int = HINT_SIDE
+    train_steps: int = 1000       # DDPM noise schedule length
+    scaling_factor: float = 1.0   # latent scale (1 / std of training latents), set after VAE training
+
+    @property
+    def factor(self) -> int:
+        return 2 ** (len(self.vae_channels) - 1)
+
+    @property
+    def control_channels(self) -> int:
+        return self.factor ** 2 + 3
+
+
+def build_vae(cfg: LdmConfig):
+    from diffusers import AutoencoderKL
+    n = len(cfg.vae_channels)
+    return AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * n,
+                         up_block_types=("UpDecoderBlock2D",) * n, block_out_channels=cfg.vae_channels,
+                         layers_per_block=1, latent_channels=cfg.latent_channels,
+                         norm_num_groups=8, mid_block_add_attention=False)
+
+
+def build_unet(cfg: LdmConfig):
+    from diffusers import UNet2DConditionModel
+    return UNet2DConditionModel(
+        in_channels=cfg.latent_channels + cfg.control_channels, out_channels=cfg.latent_channels,
+        block_out_channels=cfg.unet_channels, layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=cfg.text_dim, attention_head_dim=8, norm_num_groups=8)
+
+
+def build_scheduler(cfg: LdmConfig):
+    from diffusers import DDIMScheduler
+    return DDIMScheduler(num_train_timesteps=cfg.train_steps, beta_schedule="scaled_linear",
+                         beta_start=0.00085, beta_end=0.012, prediction_type="sample",
+                         clip_sample=False, set_alpha_to_one=True, steps_offset=0)
+
+
+def make_hint(image: np.ndarray, side: int = HINT_SIDE) -> np.ndarray:
+    """The colour thumbnail sent as the hint stream (uint8 side x side x 3, box-filtered)."""
+    return np.asarray(Image.fromarray(image).resize((side, side), Image.BOX))
+
+
+def upsample_hint(hint: np.ndarray, size: int) -> np.ndarray:
+    """The naive baseline: the hint bicubically upsampled to the image size."""
+    return np.asarray(Image.fromarray(hint).resize((size, size), Image.BICUBIC))
+
+
+def control_tensor(edges, hint, size: int, cfg: LdmConfig):
+    """(B, control_channels, size/f, size/f) float tensor from batches of edges/hints (None = absent)."""
+    import torch
+    import torch.nn.functional as F
+    f, s = cfg.factor, size // cfg.factor
+    if edges is None:
+        e = torch.zeros(1, f * f, s, s)
+    else:
+        e = torch.as_tensor(np.asarray(edges, dtype=np.float32)).reshape(-1, 1, size, size)
+        e = F.pixel_unshuffle(e * 2 - 1, f)
+    if hint is None:
+        h = torch.zeros(1, 3, s, s)
+    else:
+        h = torch.as_tensor(np.asarray(hint, dtype=np.float32)).reshape(-1, cfg.hint_side, cfg.hint_side, 3)
+        h = F.interpolate(h.permute(0, 3, 1, 2) / 127.5 - 1, size=(s, s), mode="bilinear", align_corners=False)
+    b = max(e.shape[0], h.shape[0])
+    return torch.cat([e.expand(b, -1, -1, -1), h.expand(b, -1, -1, -1)], dim=1)
+
+
+def save(out_dir: Path, cfg: LdmConfig, vae=None, unet=None, meta: dict | None = None) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "ldm_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    if vae is not None:
+        vae.save_pretrained(out_dir / "vae")
+    if unet is not None:
+        unet.save_pretrained(out_dir / "unet")
+    if meta is not None:
+        path = out_dir / "training.json"
+        old = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**old, **meta}, indent=2) + "\n")
+
+
+def load_config(path: Path) -> LdmConfig:
+    raw = json.loads((Path(path) / "ldm_config.json").read_text())
+    raw = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    return LdmConfig(**raw)

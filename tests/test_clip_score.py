@@ -1,0 +1,106 @@
+"""CLIP similarity (a tiny random CLIP loaded from a local directory) and the labelled substitute."""
+from __future__ import annotations
+
+import string
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from gensemcom.analysis import clip_score as C
+
+torch.set_num_threads(1)
+
+
+def _tiny_clip(path):
+    """A random 2-layer CLIP with a character-level BPE vocabulary, saved like a hub checkpoint."""
+    from transformers import (CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor,
+                              CLIPTokenizer)
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for suffix in ("", "</w>"):
+        for c in string.ascii_lowercase:
+            vocab[c + suffix] = len(vocab)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
+    small = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=2)
+    config = CLIPConfig(text_config=dict(vocab_size=len(vocab), max_position_embeddings=77,
+                                         bos_token_id=0, eos_token_id=1, pad_token_id=1, **small),
+                        vision_config=dict(image_size=32, patch_size=8, **small), projection_dim=16)
+    torch.manual_seed(0)
+    model = CLIPModel(config).eval()
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                                                 crop_size={"height": 32, "width": 32}),
+                              tokenizer=tokenizer)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return model, processor
+
+
+CAT = data.chelsea()[:256, 100:356]
+ASTRO = data.astronaut()[:256, 128:384]
+
+
+def test_real_clip_from_local_dir(tmp_path):
+    model, processor = _tiny_clip(tmp_path)
+    texts = ["a photo of a cat", "an astronaut in a suit"]
+    r = C.clip_score(CAT, texts[0], str(tmp_path))
+    assert r["metric"] == "clip" and r["model"] == str(tmp_path)
+    assert -1 <= r["cosine"] <= 1 and r["normalised"] == pytest.approx((r["cosine"] + 1) / 2)
+    # the same numbers through CLIPModel.forward: logits_per_image = exp(logit_scale) * cos
+    with torch.no_grad():
+        out = model(**processor(text=texts, images=[CAT, ASTRO], return_tensors="pt", padding=True))
+        ref = (out.logits_per_image / model.logit_scale.exp()).numpy()
+    got = C.clip_cosines([CAT, ASTRO, CAT], [texts[0], texts[1], texts[1]], str(tmp_path))
+    np.testing.assert_allclose(got, [ref[0, 0], ref[1, 1], ref[0, 1]], atol=1e-5)
+    assert r["cosine"] == pytest.approx(ref[0, 0], abs=1e-5)
+    assert abs(ref[0, 0] - ref[0, 1]) > 1e-4  # the text matters
+    via = C.semantic_similarity(CAT, ASTRO, texts[0], "ignored", clip_model=str(tmp_path))
+    assert via["metric"] == "clip" and via["cosine"] == pytest.approx(r["cosine"], abs=1e-6)
+    with pytest.raises(ValueError):
+        C.clip_cosines([CAT], texts, str(tmp_path))
+
+
+def test_missing_clip_is_a_clear_error():
+    from gensemcom.agents.backends.base import BackendError
+
+    with pytest.raises(BackendError, match="offline"):
+        C.clip_score(CAT, "a cat", "/nonexistent/clip-model")
+
+
+@pytest.fixture(scope="module")
+def substitute_results():
+    rng = np.random.default_rng(0)
+    noisy_cat = np.clip(CAT + rng.normal(0, 8, CAT.shape), 0, 255).astype(np.uint8)
+    same = C.clip_substitute(CAT, CAT, "a cat sitting on a sofa", "a cat sitting on a sofa")
+    close = C.clip_substitute(noisy_cat, CAT, "a cat sitting on a sofa", "a kitten lying on a couch")
+    far = C.clip_substitute(ASTRO, CAT, "a cat sitting on a sofa", "a rocket launching into space")
+    return same, close, far
+
+
+def test_substitute_known_values(substitute_results):
+    same, close, far = substitute_results
+    for r in (same, close, far):
+        assert r["metric"] == "clip_substitute" and r["text_encoder"] == "minilm"
+        assert r["cosine"] == pytest.approx((r["image_cosine"] + r["text_cosine"]) / 2)
+        assert r["normalised"] == pytest.approx((r["cosine"] + 1) / 2)
+    assert same["image_cosine"] == pytest.approx(1.0, abs=1e-6)
+    assert same["text_cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert same["normalised"] == pytest.approx(1.0, abs=1e-5)
+    assert close["text_cosine"] > far["text_cosine"] + 0.2
+    assert close["image_cosine"] > far["image_cosine"]
+    assert same["normalised"] > close["normalised"] > far["normalised"]
+
+
+def test_never_mixed(substitute_results):
+    same, close, far = substitute_results
+    agg = C.aggregate([close, far])
+    assert agg["metric"] == "clip_substitute" and agg["n"] == 2
+    assert agg["normalised"] == pytest.approx((close["normalised"] + far["normalised"]) / 2)
+    fake_clip = {"metric": "clip", "model": "m", "cosine": 0.3, "normalised": 0.65}
+    with pytest.raises(ValueError, match="refusing"):
+        C.aggregate([close, fake_clip])
+    with pytest.raises(ValueError, match="refusing"):
+        C.aggregate([fake_clip, dict(fake_clip, model="other")])
+    with pytest.raises(ValueError):
+        C.semantic_similarity(CAT, CAT, "a cat")  # no CLIP and no extracted prompt
