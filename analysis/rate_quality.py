@@ -170,6 +170,7 @@ def plot(table: pd.DataFrame, path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
     panels = [("psnr_db", "PSNR (dB)"), ("ms_ssim", "MS-SSIM"), ("lpips", "LPIPS (lower is better)"),
               ("fid", "FID (lower is better)"), ("kid", "KID (lower is better)"), ("clip_cosine", "CLIP(-substitute) cosine")]
@@ -184,6 +185,9 @@ def plot(table: pd.DataFrame, path) -> None:
         for (_, r), marker in zip(table[table["family"] == "generator"].iterrows(), "^vD<>p"):
             ax.plot(r["bpp"], r[col], marker, markersize=9, label=r["method"])
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator([0.25, 0.5, 1, 2, 4]))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("bits per pixel (whole bitstream)")
         ax.set_title(title)
         ax.grid(alpha=0.3, which="both")

@@ -155,13 +155,18 @@ class LatentCodec:
         if len(data) < offset:
             raise BitstreamError("truncated string-length table")
         lengths = [_LEN.unpack_from(data, _HEADER.size + i * _LEN.size)[0] for i in range(n)]
-        if offset + sum(lengths) != len(data):
-            raise BitstreamError(f"string lengths {lengths} do not match payload size {len(data) - offset}")
-        strings = []
-        for length in lengths:
-            strings.append(data[offset:offset + length])
-            offset += length
-        return H, W, (C, h, w), strings
+        return H, W, (C, h, w), split_strings(data, offset, lengths)
+
+
+def split_strings(data: bytes, offset: int, lengths: list[int]) -> list[bytes]:
+    """The entropy-coded strings after a header; their lengths must fill the payload exactly."""
+    if offset + sum(lengths) != len(data):
+        raise BitstreamError(f"string lengths {lengths} do not match payload size {len(data) - offset}")
+    strings = []
+    for length in lengths:
+        strings.append(data[offset:offset + length])
+        offset += length
+    return strings
 
 
 def _padded(n: int) -> int:

@@ -1,40 +1,15 @@
 """CLIP similarity (a tiny random CLIP loaded from a local directory) and the labelled substitute."""
 from __future__ import annotations
 
-import string
-
 import numpy as np
 import pytest
 import torch
 from skimage import data
 
 from gensemcom.analysis import clip_score as C
+from tiny_models import tiny_clip
 
 torch.set_num_threads(1)
-
-
-def _tiny_clip(path):
-    """A random 2-layer CLIP with a character-level BPE vocabulary, saved like a hub checkpoint."""
-    from transformers import (CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor,
-                              CLIPTokenizer)
-
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for suffix in ("", "</w>"):
-        for c in string.ascii_lowercase:
-            vocab[c + suffix] = len(vocab)
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
-    small = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=2)
-    config = CLIPConfig(text_config=dict(vocab_size=len(vocab), max_position_embeddings=77,
-                                         bos_token_id=0, eos_token_id=1, pad_token_id=1, **small),
-                        vision_config=dict(image_size=32, patch_size=8, **small), projection_dim=16)
-    torch.manual_seed(0)
-    model = CLIPModel(config).eval()
-    processor = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
-                                                                 crop_size={"height": 32, "width": 32}),
-                              tokenizer=tokenizer)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return model, processor
 
 
 CAT = data.chelsea()[:256, 100:356]
@@ -42,7 +17,7 @@ ASTRO = data.astronaut()[:256, 128:384]
 
 
 def test_real_clip_from_local_dir(tmp_path):
-    model, processor = _tiny_clip(tmp_path)
+    model, processor, _ = tiny_clip(tmp_path)
     texts = ["a photo of a cat", "an astronaut in a suit"]
     r = C.clip_score(CAT, texts[0], str(tmp_path))
     assert r["metric"] == "clip" and r["model"] == str(tmp_path)

@@ -9,6 +9,7 @@ from gensemcom.agents import codec, images, jpeg_codec
 from gensemcom.agents.backends import BackendError, available, build
 from gensemcom.agents.backends import codec as backends
 from gensemcom.agents.backends.base import ImageCodec
+from tiny_models import random_zoo_state
 
 HELDOUT = images.names("heldout")
 # Mean held-out PSNR at 128 px of each shipped rate point minus ~1 dB (pyagents/weights/*.json:
@@ -31,20 +32,6 @@ def psnr(a, b):
 
 def bpp(data: bytes, image) -> float:
     return len(data) * 8 / (image.shape[0] * image.shape[1])
-
-
-def random_zoo_state(arch: str) -> dict:
-    """A seeded, randomly initialised quality-1 model's state_dict.  The last convolutions of
-    g_a and h_a are scaled up so that latents leave the CDFs' support: real streams' escape
-    codes (bypass nibbles) are then exercised, not only near-zero symbols."""
-    from compressai import zoo
-    torch.manual_seed(0)
-    model = getattr(zoo, arch.replace("-", "_"))(1, pretrained=False)
-    with torch.no_grad():
-        for part in ("g_a", "h_a"):
-            if hasattr(model, part):
-                [m for m in getattr(model, part).modules() if isinstance(m, torch.nn.Conv2d)][-1].weight *= 100
-    return model.state_dict()
 
 
 # --- registry ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ import torch
 
 from gensemcom.agents import codec, images, jpeg_codec
 from gensemcom.agents.backends import codec as backends
+from tiny_models import random_zoo_state
 
 SIZE = 64
 BERS = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -33,20 +34,6 @@ def one_thread():
 @pytest.fixture(scope="module")
 def image():
     return images.load_image("kodim23", SIZE)
-
-
-def random_zoo_state(arch: str) -> dict:
-    """A seeded, randomly initialised quality-1 model's state_dict.  The last convolutions of
-    g_a and h_a are scaled up so that latents leave the CDFs' support: real streams' escape
-    codes (bypass nibbles) are then exercised, not only near-zero symbols."""
-    from compressai import zoo
-    torch.manual_seed(0)
-    model = getattr(zoo, arch.replace("-", "_"))(1, pretrained=False)
-    with torch.no_grad():
-        for part in ("g_a", "h_a"):
-            if hasattr(model, part):
-                [m for m in getattr(model, part).modules() if isinstance(m, torch.nn.Conv2d)][-1].weight *= 100
-    return model.state_dict()
 
 
 # --- corruptions -----------------------------------------------------------------

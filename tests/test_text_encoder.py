@@ -1,8 +1,6 @@
 """Text encoders (role "text"): MiniLM from the wheel, CLIP from a local directory."""
 from __future__ import annotations
 
-import string
-
 import numpy as np
 import pytest
 import torch
@@ -10,6 +8,7 @@ import torch
 from gensemcom.agents import backends
 from gensemcom.agents.backends import text
 from gensemcom.agents.backends.base import BackendError, TextEncoder
+from tiny_models import tiny_clip
 
 torch.set_num_threads(1)
 
@@ -66,32 +65,8 @@ def test_registry():
         backends.build("text", {"backend": "clip", "model": "/nonexistent/clip-dir"})
 
 
-def _tiny_clip(path):
-    """A random 2-layer CLIP with a character-level BPE vocabulary, saved like a hub checkpoint."""
-    from transformers import (CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor,
-                              CLIPTokenizer)
-
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for suffix in ("", "</w>"):
-        for c in string.ascii_lowercase:
-            vocab[c + suffix] = len(vocab)
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
-    small = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=2)
-    config = CLIPConfig(text_config=dict(vocab_size=len(vocab), max_position_embeddings=77,
-                                         bos_token_id=0, eos_token_id=1, pad_token_id=1, **small),
-                        vision_config=dict(image_size=32, patch_size=8, **small), projection_dim=16)
-    torch.manual_seed(0)
-    model = CLIPModel(config).eval()
-    processor = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
-                                                                 crop_size={"height": 32, "width": 32}),
-                              tokenizer=tokenizer)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return model, tokenizer
-
-
 def test_clip_text_encoder_from_local_dir(tmp_path):
-    model, tokenizer = _tiny_clip(tmp_path)
+    model, _, tokenizer = tiny_clip(tmp_path)
     enc = backends.build("text", {"backend": "clip", "model": str(tmp_path)})
     assert isinstance(enc, TextEncoder) and enc.name == "clip" and enc.dim == 16
     texts = ["a photo of a cat", "a rocket launch", "x"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..codec import (MAX_SIDE, RATE_POINTS, BitstreamError, LatentCodec, RansStream, cdf_tables,
-                     rate_checkpoint)
+                     rate_checkpoint, split_strings)
 from ..jpeg_codec import JpegCodec, jpeg_at_bpp  # noqa: F401  (jpeg_at_bpp: re-exported helper)
 from .base import BackendError
 
@@ -267,13 +267,7 @@ class ZooCodec:
             if length % 4 or length < 8:
                 raise BitstreamError(f"string {i} length {length} is not a rANS stream length")
             lengths.append(length)
-        if offset + sum(lengths) != len(data):
-            raise BitstreamError(f"string lengths {lengths} do not match payload size {len(data) - offset}")
-        strings = []
-        for length in lengths:
-            strings.append(data[offset:offset + length])
-            offset += length
-        return H, W, strings
+        return H, W, split_strings(data, offset, lengths)
 
 
 def _ceil_to(n: int, multiple: int) -> int:
