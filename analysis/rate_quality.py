@@ -59,8 +59,9 @@ def image_set(names: list[str], size: int, crops_per_image: int, seed: int) -> t
     return ids, np.stack(images)
 
 
-def _streams(images: np.ndarray, models_cfg) -> list[dict]:
-    """What the encoder side sends for the generators: prompt, edge bitstream, hint."""
+def _streams(images: np.ndarray, models_cfg) -> tuple[list[dict], object]:
+    """What the encoder side sends for the generators (prompt, edge bitstream, hint) per image,
+    and the prompt extractor, which also describes the reconstructions."""
     from gensemcom.agents import ldm
     from gensemcom.agents.backends import build
     from gensemcom.agents.semantics import decode_edges, encode_edges

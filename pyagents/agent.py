@@ -66,12 +66,13 @@ class SemanticAgent:
         models = options.get("models") or {}
         self.streams = check_streams(options.get("streams", DEFAULT_STREAMS))
         self.models: dict[str, object] = {}
-        needed = {"encoder": ["prompt", "edges", "codec"], "generator": ["generator", "codec"]}[role]
-        for model_role in needed:
-            if model_role == "codec" and "latent" not in self.streams and not options.get("always_codec"):
-                continue
-            self.models[model_role] = build(model_role, models.get(model_role))
-            log.info("%s: %s", model_role, self.models[model_role].name)
+        # Model role -> the stream it serves (None: always needed); only what is used is loaded.
+        needed = {"encoder": {"prompt": "prompt", "edges": "edge", "codec": "latent"},
+                  "generator": {"generator": None, "codec": "latent"}}[role]
+        for model_role, stream in needed.items():
+            if stream is None or stream in self.streams:
+                self.models[model_role] = build(model_role, models.get(model_role))
+                log.info("%s: %s", model_role, self.models[model_role].name)
         from . import ldm
         self.hint_side = ldm.HINT_SIDE
 
@@ -86,10 +87,11 @@ class SemanticAgent:
         if len(frames) != 1 or len(frames[0]) != h * w * 3:
             raise ValueError(f"encode expects one raw RGB frame of {h}x{w}x3 bytes")
         streams = check_streams(header.get("streams", self.streams))
-        if "latent" in streams and "codec" not in self.models:
-            raise ValueError("this encoder was started without the latent stream; add 'latent' to app.streams")
+        missing = [s for s in streams if s not in self.streams]
+        if missing:
+            raise ValueError(f"this encoder was started for streams {self.streams}, not {missing}")
         image = np.frombuffer(frames[0], dtype=np.uint8).reshape(h, w, 3)
-        prompt = self.models["prompt"].extract(image) if "prompt" in streams else ""
+        prompt = self.models["prompt"].extract(image) if "prompt" in streams else ""  # also the reply's
         produce = {
             "prompt": lambda: prompt.encode(),
             "edge": lambda: encode_edges(self.models["edges"].detect(image)),
