@@ -53,12 +53,9 @@ def clip_cosines(images, texts: list[str], model: str) -> np.ndarray:
     """Cosine between CLIP embeddings of images[i] and texts[i]; float64 (n,)."""
     import torch
 
-    if isinstance(images, np.ndarray) and images.ndim == 3:
-        images = [images]
-    images = [np.asarray(im) for im in images]
-    for im in images:
-        if im.dtype != np.uint8 or im.ndim != 3 or im.shape[2] != 3:
-            raise ValueError(f"expected uint8 HxWx3 images, got {im.dtype} {im.shape}")
+    from .fid import image_list
+
+    images = image_list(images)
     if isinstance(texts, str):
         texts = [texts]
     if len(images) != len(texts):

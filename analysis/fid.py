@@ -78,7 +78,8 @@ def preprocess(batch: np.ndarray) -> torch.Tensor:
     return (t * (hi - lo) + lo).clamp(lo, hi)
 
 
-def _image_list(images) -> list[np.ndarray]:
+def image_list(images) -> list[np.ndarray]:
+    """One uint8 HxWx3 image or a batch/list of them -> a checked list (any sizes)."""
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = [images]
     out = [np.asarray(im) for im in images]
@@ -90,7 +91,7 @@ def _image_list(images) -> list[np.ndarray]:
 
 def inception_features(images, batch_size: int = 8) -> np.ndarray:
     """Pool features, float64 (N, 2048), of uint8 HxWx3 images of any (mixed) sizes."""
-    images = _image_list(images)
+    images = image_list(images)
     feats = np.zeros((len(images), FEATURE_DIM), np.float64)
     by_shape: dict[tuple, list[int]] = {}
     for i, im in enumerate(images):
@@ -232,7 +233,7 @@ def normalised_fid_images(reference, generated) -> dict:
     of the generative-network-layer paper's MSE normalisation (see metrics.normalised_fid)."""
     from .metrics import normalised_fid
 
-    reference = _image_list(reference)
+    reference = image_list(reference)
     ref = inception_features(reference)
     gen = inception_features(generated)
     inv = inception_features([255 - im for im in reference])
