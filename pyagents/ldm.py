@@ -11,6 +11,12 @@ Control channels (what the conditioning streams carry), at latent resolution:
     hint   a tiny colour thumbnail (HINT_SIDE x HINT_SIDE RGB), bilinearly upsampled (3 ch)
 A missing stream is all zeros (the model is trained with random stream dropout), so the
 generator degrades gracefully when a stream is lost.
+
+    refiner  an optional pixel-space stage after the VAE decoder (refiner/ next to vae/, unet/):
+          a small convolutional U-Net that sees the decoded sample together with the received
+          edge map and the upsampled hint at full resolution and adds a correction. The 4x
+          latent grid cannot place 1-px edges exactly; the refiner puts the received structure
+          back where it was (trained with LPIPS + L1 on the generator's own samples).
 """
 from __future__ import annotations
 
@@ -98,6 +104,86 @@ def control_tensor(edges, hint, size: int, cfg: LdmConfig):
         h = F.interpolate(h.permute(0, 3, 1, 2) / 127.5 - 1, size=(s, s), mode="bilinear", align_corners=False)
     b = max(e.shape[0], h.shape[0])
     return torch.cat([e.expand(b, -1, -1, -1), h.expand(b, -1, -1, -1)], dim=1)
+
+
+REFINER_INPUTS = 7  # decoded RGB, edge map, upsampled hint RGB
+
+
+def build_refiner(channels: tuple[int, ...] = (16, 32, 64)):
+    """The pixel-space refiner (see the module docstring); its last layer starts at zero, so an
+    untrained refiner is the identity."""
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    class Block(nn.Module):
+        def __init__(self, ch: int):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(ch, ch, 3, padding=1), nn.Conv2d(ch, ch, 3, padding=1)
+
+        def forward(self, x):
+            return x + self.b(F.silu(self.a(F.silu(x))))
+
+    class Refiner(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c = list(channels)
+            self.channels = tuple(c)
+            self.inp = nn.Conv2d(REFINER_INPUTS, c[0], 3, padding=1)
+            self.down = nn.ModuleList(nn.Conv2d(a, b, 4, stride=2, padding=1) for a, b in zip(c, c[1:]))
+            self.enc = nn.ModuleList(Block(ch) for ch in c)
+            self.mid = Block(c[-1])
+            self.up = nn.ModuleList(nn.Conv2d(b + a, a, 3, padding=1) for a, b in zip(c, c[1:]))
+            self.dec = nn.ModuleList(Block(ch) for ch in c[:-1])
+            self.out = nn.Conv2d(c[0], 3, 3, padding=1)
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+
+        def forward(self, x):
+            h = self.enc[0](self.inp(x))
+            skips = [h]
+            for down, enc in zip(self.down, self.enc[1:]):
+                h = enc(down(F.silu(h)))
+                skips.append(h)
+            h = self.mid(skips.pop())
+            for up, dec in zip(reversed(self.up), reversed(self.dec)):
+                skip = skips.pop()
+                h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
+                h = dec(up(torch.cat([h, skip], 1)))
+            return x[:, :3] + self.out(F.silu(h))
+
+    return Refiner()
+
+
+def refiner_input(decoded, edges, hint_up):
+    """(B, 7, H, W) refiner input: decoded (B,3,H,W) in [-1, 1], edges (B,H,W) bool or None,
+    hint_up (B,H,W,3) uint8 or None; an absent stream is zeros, as in training."""
+    import torch
+    b, _, h, w = decoded.shape
+    e = (torch.zeros(b, 1, h, w) if edges is None
+         else torch.as_tensor(np.asarray(edges, dtype=np.float32)).reshape(b, 1, h, w) * 2 - 1)
+    u = (torch.zeros(b, 3, h, w) if hint_up is None
+         else torch.as_tensor(np.asarray(hint_up, dtype=np.float32)).reshape(b, h, w, 3).permute(0, 3, 1, 2) / 127.5 - 1)
+    return torch.cat([decoded, e, u], 1)
+
+
+def save_refiner(out_dir: Path, refiner) -> None:
+    from safetensors.torch import save_file
+    d = Path(out_dir) / "refiner"
+    d.mkdir(parents=True, exist_ok=True)
+    save_file(refiner.state_dict(), d / "refiner.safetensors")
+    (d / "config.json").write_text(json.dumps({"channels": list(refiner.channels)}) + "\n")
+
+
+def load_refiner(out_dir: Path):
+    """The trained refiner in out_dir/refiner, or None when there is none."""
+    d = Path(out_dir) / "refiner"
+    if not (d / "refiner.safetensors").exists():
+        return None
+    from safetensors.torch import load_file
+    refiner = build_refiner(tuple(json.loads((d / "config.json").read_text())["channels"]))
+    refiner.load_state_dict(load_file(d / "refiner.safetensors"))
+    return refiner.eval()
 
 
 def save(out_dir: Path, cfg: LdmConfig, vae=None, unet=None, meta: dict | None = None) -> None:

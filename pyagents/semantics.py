@@ -74,20 +74,25 @@ def extract_prompt(image: np.ndarray) -> str:
 
 # --- lossless edge-map codec -----------------------------------------------------
 EDGE_MAGIC = b"GSED"
-EDGE_VERSION = 1
+EDGE_VERSION = 1      # zlib-compressed packed bits (small; one bit error usually ruins it)
+EDGE_VERSION_RAW = 2  # packed bits as they are (larger; one bit error = one wrong pixel)
 MAX_SIDE = 4096
 _EDGE_HEADER = struct.Struct(">4sBHH")
 
 
-def encode_edges(edges: np.ndarray) -> bytes:
-    """Header (magic, version, H, W) + zlib(np.packbits(edges))."""
+def encode_edges(edges: np.ndarray, compress: bool = True) -> bytes:
+    """Header (magic, version, H, W) + zlib(np.packbits(edges)), or the packed bits as they are
+    (compress=False, version 2) for links that deliver bit errors."""
     edges = np.asarray(edges)
     if edges.ndim != 2 or edges.dtype != bool:
         raise ValueError(f"expected a 2-D bool array, got {edges.dtype} {edges.shape}")
     H, W = edges.shape
     if not (1 <= H <= MAX_SIDE and 1 <= W <= MAX_SIDE):
         raise ValueError(f"edge map size {H}x{W} outside 1..{MAX_SIDE}")
-    return _EDGE_HEADER.pack(EDGE_MAGIC, EDGE_VERSION, H, W) + zlib.compress(np.packbits(edges).tobytes(), 9)
+    packed = np.packbits(edges).tobytes()
+    if not compress:
+        return _EDGE_HEADER.pack(EDGE_MAGIC, EDGE_VERSION_RAW, H, W) + packed
+    return _EDGE_HEADER.pack(EDGE_MAGIC, EDGE_VERSION, H, W) + zlib.compress(packed, 9)
 
 
 def decode_edges(data: bytes) -> np.ndarray:
@@ -97,11 +102,16 @@ def decode_edges(data: bytes) -> np.ndarray:
     magic, version, H, W = _EDGE_HEADER.unpack_from(data)
     if magic != EDGE_MAGIC:
         raise BitstreamError(f"bad magic {magic!r}")
-    if version != EDGE_VERSION:
+    if version not in (EDGE_VERSION, EDGE_VERSION_RAW):
         raise BitstreamError(f"unsupported version {version}")
     if not (1 <= H <= MAX_SIDE and 1 <= W <= MAX_SIDE):
         raise BitstreamError(f"edge map size {H}x{W} outside 1..{MAX_SIDE}")
     expected = (H * W + 7) // 8
+    if version == EDGE_VERSION_RAW:
+        if len(data) - _EDGE_HEADER.size != expected:
+            raise BitstreamError("raw edge payload size does not match the header")
+        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8, offset=_EDGE_HEADER.size), count=H * W)
+        return bits.reshape(H, W).astype(bool)
     # max_length caps the output so a crafted stream cannot inflate without bound.
     inflater = zlib.decompressobj()
     try:

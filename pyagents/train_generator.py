@@ -3,6 +3,7 @@
     python -m gensemcom.agents.train_generator vae  --minutes 15
     python -m gensemcom.agents.train_generator data --crops 1500
     python -m gensemcom.agents.train_generator unet --minutes 35
+    python -m gensemcom.agents.train_generator refiner --minutes 20
 
 Stages (each writes into --out, default pyagents/weights/gsc_ldm):
     vae   AutoencoderKL on random crops, L1 + LPIPS(alex) + a small KL term; then the latent
@@ -14,6 +15,10 @@ Stages (each writes into --out, default pyagents/weights/gsc_ldm):
     unet  the conditional denoiser, x0 prediction, loss = latent MSE + LPIPS of the decoded x0
           against the image; each stream (edges, hint, text) is dropped with probability
           --drop so the model also works when a stream is lost.
+    refiner the pixel-space refiner after the decoder (pyagents/ldm.py), loss = L1 + LPIPS
+          against the image, on the generator's own samples of the cached crops (generated
+          once with the default sampler and cached in build/ldm_samples.npz, keyed by the
+          UNet and VAE weights); streams are dropped with probability --drop as for the unet.
 
 Training is time-budgeted (--minutes), so the number of steps depends on the machine; the
 step count, wall time and settings are recorded in training.json next to the weights.
@@ -35,6 +40,7 @@ from . import ldm
 from .images import names, random_crops
 
 DATA_CACHE = Path("build/ldm_data.npz")
+SAMPLES_CACHE = Path("build/ldm_samples.npz")
 
 
 def _train_pool() -> list[str]:
@@ -230,15 +236,116 @@ def train_unet(args) -> None:
     print(f"unet: {step} steps; wrote {args.out}")
 
 
+def _weights_key(out: Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    for f in sorted((out / "unet").glob("*")) + sorted((out / "vae").glob("*")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _samples(args, data) -> np.ndarray:
+    """The generator's samples (uint8, 128 px) of every cached crop, with the default sampler
+    and without a refiner; seeds are the crop indices."""
+    import torch
+
+    from .backends.split import GscLdmSplit
+
+    key = _weights_key(args.out)
+    if SAMPLES_CACHE.exists():
+        cached = np.load(SAMPLES_CACHE)
+        if str(cached["key"]) == key and len(cached["samples"]) == len(data["images"]):
+            return cached["samples"]
+    model = GscLdmSplit(path=str(args.out))
+    cfg, size, n = model.cfg, data["images"].shape[1], len(data["images"])
+    hints = np.stack([ldm.make_hint(im, cfg.hint_side) for im in data["images"]])
+    out = np.empty_like(data["images"])
+    with torch.no_grad():
+        for lo in tqdm(range(0, n, 16), desc="refiner: generator samples", mininterval=20, file=sys.stdout):
+            idx = np.arange(lo, min(lo + 16, n))
+            z = torch.from_numpy(np.stack([model.initial_latent(int(i), size) for i in idx]))
+            cond = {"text": torch.from_numpy(data["text"][idx])[:, None],
+                    "control": ldm.control_tensor(data["edges"][idx], hints[idx], size, cfg)}
+            for t in model.timesteps:
+                z = model.scheduler.step(model._predict(z, t, cond), t, z).prev_sample
+            x = model.vae.decode(z / cfg.scaling_factor).sample
+            out[idx] = ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    np.savez_compressed(SAMPLES_CACHE, samples=out, key=key)
+    return out
+
+
+def train_refiner(args) -> None:
+    import torch
+
+    from ..analysis.lpips import LPIPSLoss
+
+    torch.manual_seed(args.seed)
+    data = dict(np.load(DATA_CACHE))
+    meta = json.loads(str(data.pop("meta")))
+    samples = _samples(args, data)
+    cfg = ldm.load_config(args.out)
+    size = data["images"].shape[1]
+    hint_up = np.stack([ldm.upsample_hint(ldm.make_hint(im, cfg.hint_side), size) for im in data["images"]])
+    refiner = (ldm.load_refiner(args.out) if args.resume else None) or ldm.build_refiner()
+    refiner.train()
+    lpips_loss = LPIPSLoss("alex")
+    opt = torch.optim.AdamW(refiner.parameters(), lr=args.lr, weight_decay=1e-4)
+    rng = np.random.default_rng(args.seed)
+    budget, start, step = 60.0 * args.minutes, time.monotonic(), 0
+    bar = tqdm(total=int(budget), unit="s", mininterval=30, file=sys.stdout, desc="refiner")
+    c = args.crop
+    while (elapsed := time.monotonic() - start) < budget:
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(elapsed, budget, args.lr)
+        idx = rng.integers(len(samples), size=args.batch)
+        top, left = rng.integers(0, size - c + 1, size=(2, args.batch))
+        flip = rng.random(args.batch) < 0.5
+
+        def cut(a):
+            return np.stack([a[i, t:t + c, l:l + c][:, ::-1] if f else a[i, t:t + c, l:l + c]
+                             for i, t, l, f in zip(idx, top, left, flip)])
+
+        x, gen, edges, up = _to_tensor(cut(data["images"])), _to_tensor(cut(samples)), cut(data["edges"]), cut(hint_up)
+        inp = ldm.refiner_input(gen, edges, up)
+        for b in range(args.batch):  # stream loss, as the generator sees it
+            if rng.random() < args.drop:
+                inp[b, 3] = 0
+            if rng.random() < args.drop:
+                inp[b, 4:] = 0
+        rec = refiner(inp)
+        l1 = (rec - x).abs().mean()
+        perceptual = lpips_loss((rec.clamp(-1, 1) + 1) / 2, (x + 1) / 2)
+        loss = args.l1 * l1 + args.lpips * perceptual
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(refiner.parameters(), 1.0)
+        opt.step()
+        step += 1
+        bar.update(int(time.monotonic() - start) - bar.n)
+        if step % 100 == 0:
+            bar.write(f"step {step} l1 {l1.item():.4f} lpips {perceptual.item():.4f}")
+    bar.close()
+    previous = _previous(args.out, "refiner") if args.resume else []
+    ldm.save_refiner(args.out, refiner.eval())
+    _record(args.out, {"refiner": {"previous_runs": previous,
+        "command": "python -m gensemcom.agents.train_generator " + " ".join(sys.argv[1:]),
+        "steps": step, "wall_seconds": round(time.monotonic() - start, 1), "minutes": args.minutes,
+        "batch": args.batch, "crop": c, "lr": args.lr, "lpips_weight": args.lpips, "l1_weight": args.l1,
+        "stream_drop": args.drop, "seed": args.seed, "torch_threads": torch.get_num_threads(),
+        "samples_key": _weights_key(args.out), "data": meta}})
+    print(f"refiner: {step} steps; wrote {args.out / 'refiner'}")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=["vae", "data", "unet"])
+    p.add_argument("stage", choices=["vae", "data", "unet", "refiner"])
     p.add_argument("--out", type=Path, default=ldm.WEIGHTS_DIR)
     p.add_argument("--minutes", type=float, default=15.0)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=64, help="training crop side in pixels")
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--lpips", type=float, default=0.5, help="weight of the LPIPS term")
+    p.add_argument("--l1", type=float, default=1.0, help="weight of the L1 term (refiner)")
     p.add_argument("--kl", type=float, default=1e-3, help="weight of the per-dimension KL term (vae)")
     p.add_argument("--drop", type=float, default=0.1, help="probability of dropping each stream (unet)")
     p.add_argument("--crops", type=int, default=1500, help="number of cached 128 px crops (data)")
@@ -246,12 +353,12 @@ def main(argv=None) -> None:
     p.add_argument("--prompt", default='{"backend": "efficientnet_lite0"}', help="prompt backend spec (data)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tune-decoder", action="store_true", help="unet stage: also fine-tune the VAE decoder")
-    p.add_argument("--resume", action="store_true", help="continue from the weights in --out (vae, unet)")
+    p.add_argument("--resume", action="store_true", help="continue from the weights in --out (vae, unet, refiner)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
-    {"vae": train_vae, "data": build_data, "unet": train_unet}[args.stage](args)
+    {"vae": train_vae, "data": build_data, "unet": train_unet, "refiner": train_refiner}[args.stage](args)
 
 
 if __name__ == "__main__":

@@ -115,3 +115,22 @@ def test_render_conditioning():
     assert img[20:22].min() == 255 and img[:20].max() == 0
     # Shrinking keeps a thin line visible.
     assert semantics.render_conditioning(edges, 8).max() > 0
+
+
+def test_raw_edge_format_round_trips_and_rejects_wrong_sizes():
+    rng = np.random.default_rng(3)
+    edges = rng.random((13, 21)) < 0.1
+    raw = semantics.encode_edges(edges, compress=False)
+    assert len(raw) == 9 + (13 * 21 + 7) // 8
+    assert np.array_equal(semantics.decode_edges(raw), edges)
+    for bad in (raw[:-1], raw + b"\0"):
+        with pytest.raises(codec.BitstreamError):
+            semantics.decode_edges(bad)
+
+
+def test_raw_edge_format_turns_one_bit_error_into_one_wrong_pixel():
+    edges = np.zeros((16, 16), bool)
+    raw = bytearray(semantics.encode_edges(edges, compress=False))
+    raw[9 + 5] ^= 0b0001_0000  # pixel 5 * 8 + 3 = 43
+    out = semantics.decode_edges(bytes(raw))
+    assert out.sum() == 1 and out.reshape(-1)[43]

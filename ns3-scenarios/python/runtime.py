@@ -14,7 +14,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = REPO_ROOT / "ns3-scenarios" / "include"
-HEADERS = ("semantic-header.h", "semantic-app.h", "bit-flip-error-model.h", "trace-log.h")
+HEADERS = ("semantic-header.h", "semantic-app.h", "bit-flip-error-model.h", "trace-log.h",
+           "semantic-link.h")
 
 # std::function shims: Python callables cannot go to Simulator::Schedule directly.
 _SHIMS = r"""

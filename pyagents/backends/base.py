@@ -87,5 +87,5 @@ class SplitModel(Protocol):
     def denoise(self, latent: np.ndarray, cond, start: int, stop: int) -> np.ndarray:
         """Run denoising steps [start, stop) and return the new latent."""
 
-    def decode(self, latent: np.ndarray) -> np.ndarray:
-        """VAE decoder: latent -> uint8 HxWx3."""
+    def decode(self, latent: np.ndarray, cond=None) -> np.ndarray:
+        """VAE decoder: latent -> uint8 HxWx3 (cond, where given, lets a model refine with the streams)."""

@@ -16,12 +16,14 @@ class GscLdmSplit:
     running [0, k) on one node and [k, steps) on another equals running [0, steps) on one.
     guidance_scale 3 (classifier-free guidance against the all-streams-dropped model) gave the
     lowest held-out LPIPS of {1, 2, 3, 4} at 8 steps; larger values trade PSNR for little LPIPS.
+    decode(latent, cond) runs the pixel-space refiner (ldm.py) when the model has one and the
+    conditioning is given; decode(latent) is the plain VAE decoder (refine=False forces that).
     """
 
     name = "gsc_ldm"
 
     def __init__(self, path: str | None = None, steps: int = 8, guidance_scale: float = 3.0,
-                 threads: int | None = None):
+                 threads: int | None = None, refine: bool = True):
         import torch
         from diffusers import AutoencoderKL, UNet2DConditionModel
 
@@ -36,6 +38,7 @@ class GscLdmSplit:
         self.cfg = ldm.load_config(root)
         self.vae = AutoencoderKL.from_pretrained(root / "vae").eval()
         self.unet = UNet2DConditionModel.from_pretrained(root / "unet").eval()
+        self.refiner = ldm.load_refiner(root) if refine else None
         self.scheduler = ldm.build_scheduler(self.cfg)
         self.scheduler.set_timesteps(int(steps))
         self.timesteps = self.scheduler.timesteps.clone()
@@ -57,7 +60,8 @@ class GscLdmSplit:
             raise ValueError(f"edge map {np.asarray(edges).shape} does not match size {size}")
         text = torch.from_numpy(self.text.encode([prompt or ""]))[:, None]
         control = ldm.control_tensor(edges, hint, size, self.cfg)
-        return {"text": text, "control": control}
+        return {"text": text, "control": control, "edges": edges,
+                "hint_up": None if hint is None else ldm.upsample_hint(np.asarray(hint, np.uint8), size)}
 
     def initial_latent(self, seed: int, size: int) -> np.ndarray:
         rng = np.random.default_rng(int(seed))
@@ -92,16 +96,18 @@ class GscLdmSplit:
             x0 = blank + self.guidance_scale * (x0 - blank)
         return x0
 
-    def decode(self, latent: np.ndarray) -> np.ndarray:
+    def decode(self, latent: np.ndarray, cond=None) -> np.ndarray:
         torch = self._torch
         z = torch.from_numpy(np.asarray(latent, dtype=np.float32).copy())[None] / self.cfg.scaling_factor
         with torch.no_grad():
             x = self.vae.decode(z).sample
+            if self.refiner is not None and cond is not None:
+                x = self.refiner(ldm.refiner_input(x, cond["edges"], cond["hint_up"]))
         return ((x[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
 
     def generate(self, prompt: str, edges, hint, seed: int, size: int) -> np.ndarray:
         cond = self.condition(prompt, edges, hint, size)
-        return self.decode(self.denoise(self.initial_latent(seed, size), cond, 0, self.num_steps))
+        return self.decode(self.denoise(self.initial_latent(seed, size), cond, 0, self.num_steps), cond)
 
 
 def _sd_split(**options):

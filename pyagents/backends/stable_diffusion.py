@@ -239,7 +239,7 @@ class SDSplitModel:
                 x = self.scheduler.step(eps, t, x, eta=0.0, return_dict=False)[0]
         return x[0].cpu().numpy()
 
-    def decode(self, latent: np.ndarray) -> np.ndarray:
+    def decode(self, latent: np.ndarray, cond=None) -> np.ndarray:
         import torch
 
         z = torch.tensor(np.asarray(latent, np.float32))[None] / self.vae.config.scaling_factor

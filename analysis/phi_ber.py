@@ -1,0 +1,166 @@
+"""Quality of generation vs the bit error rate of the edge-map stream: the Phi_j(BER) curves of
+the latency-aware paper (its Fig. 2), measured with the project's own generator.
+
+For each image, BER and error seed, random bit errors are injected into the edge-map bitstream
+(each payload bit flipped independently with probability BER; the stream's 9-byte header is
+taken as protected, like the packet headers on the link), the receiver decodes what it got and
+the generator draws the image from the prompt and the received edge map. A stream that no
+longer decodes (a zlib stream hit by one flip usually does not) falls back to prompt-only
+generation, as the GenAI agent does. Quality is the normalised CLIP score (or the labelled
+CLIP substitute when no CLIP is configured) and MS-SSIM against the original image.
+
+Two edge-map formats are measured: "zlib" (the compressed default of the runs) and "raw"
+(packed bits, one flipped bit = one wrong pixel), since which one a link should carry depends
+on this curve.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+DEFAULT_BERS = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+CONDITIONS = ("prompt_only", "prompt_edge")
+
+
+def inject_bit_errors(data: bytes, ber: float, rng: np.random.Generator,
+                      protected_bytes: int = 0) -> tuple[bytes, int]:
+    """(data with each bit after the first protected_bytes flipped with probability ber, flips)."""
+    if not 0.0 <= ber <= 1.0:
+        raise ValueError(f"BER {ber} outside [0, 1]")
+    buf = np.frombuffer(bytes(data), dtype=np.uint8).copy()
+    payload = buf[protected_bytes:]
+    n_bits = payload.size * 8
+    # Draw how many flips, then where: cheap at the small BERs of interest.
+    n_flips = int(rng.binomial(n_bits, ber)) if n_bits else 0
+    if n_flips:
+        pos = rng.choice(n_bits, size=n_flips, replace=False)
+        np.bitwise_xor.at(payload, pos // 8, (1 << (7 - pos % 8)).astype(np.uint8))
+    buf[protected_bytes:] = payload
+    return buf.tobytes(), n_flips
+
+
+@dataclass
+class PhiSetup:
+    images: np.ndarray            # (N, S, S, 3) uint8 originals
+    prompts: list[str]            # prompt of each original
+    edges: list[np.ndarray]       # edge map of each original (bool S x S)
+
+
+def _quality(generated, original, prompt, prompt_model, clip_model):
+    from .clip_score import semantic_similarity
+    from .metrics import ms_ssim
+
+    generated_prompt = None if clip_model else prompt_model.extract(generated)
+    sem = semantic_similarity(generated, original, prompt, generated_prompt, clip_model)
+    return {"semantic_metric": sem["metric"], "semantic": sem["normalised"],
+            "ms_ssim": ms_ssim(generated, original)}
+
+
+def measure(setup: PhiSetup, generator, prompt_model, bers=DEFAULT_BERS, seeds=(0, 1),
+            formats=("zlib", "raw"), clip_model: str | None = None) -> pd.DataFrame:
+    """One row per (image, condition, format, BER, seed) with the quality of the generation."""
+    from gensemcom.agents.codec import BitstreamError
+    from gensemcom.agents.semantics import _EDGE_HEADER, decode_edges, encode_edges
+
+    size = setup.images.shape[1]
+    rows = []
+    jobs = [(i, s) for i in range(len(setup.images)) for s in seeds]
+    total = len(jobs) * (1 + len(formats) * len(bers))
+    bar = tqdm(total=total, desc="Phi(BER): generations", mininterval=10)
+    for i, seed in jobs:
+        original, prompt = setup.images[i], setup.prompts[i]
+        gen_seed = 1_000_003 * (seed + 1) + i
+        out = generator.generate(prompt, None, None, gen_seed, size)
+        rows.append({"image": i, "seed": seed, "condition": "prompt_only", "format": "none",
+                     "ber": np.nan, "flipped_bits": 0, "stream_bits": 0, "decoded": True,
+                     **_quality(out, original, prompt, prompt_model, clip_model)})
+        bar.update()
+        for fmt in formats:
+            clean = encode_edges(setup.edges[i], compress=(fmt == "zlib"))
+            for k, ber in enumerate(bers):
+                rng = np.random.default_rng([seed, i, k, formats.index(fmt)])
+                got, flips = inject_bit_errors(clean, ber, rng, _EDGE_HEADER.size)
+                try:
+                    edges = decode_edges(got)
+                except BitstreamError:
+                    edges = None  # the agent's fallback: prompt-only generation
+                out = generator.generate(prompt, edges, None, gen_seed, size)
+                rows.append({"image": i, "seed": seed, "condition": "prompt_edge", "format": fmt,
+                             "ber": ber, "flipped_bits": flips, "stream_bits": 8 * len(clean),
+                             "decoded": edges is not None,
+                             **_quality(out, original, prompt, prompt_model, clip_model)})
+                bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95 % confidence half-width (normal approximation) per condition/format/BER."""
+    out = []
+    for (cond, fmt, ber), g in rows.groupby(["condition", "format", "ber"], dropna=False):
+        row = {"condition": cond, "format": fmt, "ber": ber, "n": len(g),
+               "decoded_fraction": float(g["decoded"].mean()),
+               "semantic_metric": g["semantic_metric"].iloc[0]}
+        for m in ("semantic", "ms_ssim"):
+            v = g[m].to_numpy(float)
+            row[m] = float(v.mean())
+            row[f"{m}_ci95"] = float(1.96 * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else np.nan
+        out.append(row)
+    return pd.DataFrame(out).sort_values(["condition", "format", "ber"]).reset_index(drop=True)
+
+
+def monotonicity(summary: pd.DataFrame, metric: str = "semantic") -> list[str]:
+    """Where a curve rises with BER by more than its confidence intervals allow (it should not)."""
+    issues = []
+    for fmt, g in summary[summary["condition"] == "prompt_edge"].groupby("format"):
+        g = g.sort_values("ber")
+        v, ci, b = g[metric].to_numpy(), g[f"{metric}_ci95"].to_numpy(), g["ber"].to_numpy()
+        for j in range(1, len(g)):
+            if v[j] > v[j - 1] + np.hypot(ci[j], ci[j - 1]):
+                issues.append(f"{fmt}: {metric} rises from BER {b[j-1]:.0e} ({v[j-1]:.4f}) to "
+                              f"{b[j]:.0e} ({v[j]:.4f}) beyond the 95 % intervals")
+    return issues
+
+
+def max_ber_for(summary: pd.DataFrame, target: float, fmt: str, metric: str = "semantic") -> float | None:
+    """Generalised inverse of Phi: the largest BER on the measured grid (log-linearly
+    interpolated) up to which the mean quality stays >= target; None when even the smallest
+    BER misses it."""
+    g = summary[(summary["condition"] == "prompt_edge") & (summary["format"] == fmt)].sort_values("ber")
+    b, v = np.log10(g["ber"].to_numpy()), g[metric].to_numpy()
+    if not len(v) or v[0] < target:
+        return None
+    for j in range(1, len(v)):
+        if v[j] < target:  # crosses between j-1 and j
+            frac = (v[j - 1] - target) / (v[j - 1] - v[j])
+            return float(10 ** (b[j - 1] + frac * (b[j] - b[j - 1])))
+    return float(10 ** b[-1])
+
+
+def plot(summary: pd.DataFrame, path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric_name = summary["semantic_metric"].iloc[0]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, m, label in ((axes[0], "semantic", f"normalised {metric_name}"), (axes[1], "ms_ssim", "MS-SSIM")):
+        base = summary[summary["condition"] == "prompt_only"].iloc[0]
+        ax.axhspan(base[m] - base[f"{m}_ci95"], base[m] + base[f"{m}_ci95"], color="grey", alpha=0.25)
+        ax.axhline(base[m], color="grey", ls="--", label="prompt only")
+        for fmt, g in summary[summary["condition"] == "prompt_edge"].groupby("format"):
+            g = g.sort_values("ber")
+            ax.errorbar(g["ber"], g[m], yerr=g[f"{m}_ci95"], marker="o", capsize=3,
+                        label=f"prompt + edge map ({fmt})")
+        ax.set_xscale("log")
+        ax.set_xlabel("BER of the edge-map stream")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Generation quality vs edge-map BER (mean, 95 % CI)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
