@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 _RATE = re.compile(r"^\d+(\.\d+)?(bps|kbps|Kbps|Mbps|Gbps)$")
+_KEY_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z_]+)+): ")
 
 
 class ConfigError(ValueError):
@@ -201,6 +202,51 @@ class LatencyAwareConfig(_Strict):
         return bers
 
 
+class PhiConfig(_Strict):
+    """Phi(BER) measurement of scenario latency_sweep (the paper's Fig. 2): quality of the
+    generation vs random bit errors in the edge-map stream, with the configured models."""
+    enabled: bool = Field(True, description="Measure Phi (runs the generator about len(images) x (1 + crops) x len(seeds) x (1 + formats x bers) times).")
+    bers: list[float] = Field([1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], min_length=2,
+                              description="Edge-map BERs to inject (each bit flipped independently).")
+    seeds: list[int] = Field([0, 1], min_length=1, description="Generator and error-pattern seeds per image.")
+    crops_per_image: int = Field(1, ge=0, le=50, description="Random crops of each image added to the set.")
+    formats: list[Literal["zlib", "raw"]] = Field(["zlib", "raw"], min_length=1,
+                                                  description="Edge-map formats: zlib (compressed) and raw (packed bits, error-resilient).")
+    clip_model: str | None = Field(None, description="HF id or local path of a real CLIP; null = the labelled CLIP substitute.")
+
+    @field_validator("bers")
+    @classmethod
+    def _bers(cls, bers: list[float]) -> list[float]:
+        if any(not 0 < b <= 0.5 for b in bers) or sorted(bers) != bers:
+            raise ValueError(f"BERs must be increasing values in (0, 0.5]: {bers}")
+        return bers
+
+
+class LatencySweepConfig(_Strict):
+    """Scenario latency_sweep: Table II, Phi(BER) (Fig. 2) and Fig. 4 with the packet-level
+    semantic-link measurement; link parameters from the `latency_aware` section."""
+    snr_db: list[float] = Field([0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0, 24.0, 27.0, 30.0], min_length=1,
+                                description="Average SNRs of the packet-level points (dB).")
+    packet_runs: list[dict] = Field(
+        [{"scheme": "discrete", "fading": "awgn"}, {"scheme": "discrete", "fading": "rayleigh"},
+         {"scheme": "continuous", "fading": "awgn"}],
+        description="Packet-level series: scheme discrete (Table II's M-QAM) or continuous (Eq. 4 rate), fading awgn or rayleigh.")
+    units: int = Field(1000, ge=10, le=100_000, description="Units (prompt + edge map) per packet-level point.")
+    outage_wait_s: float = Field(1e-3, gt=0, description="Wait before a new fading draw when no M-QAM order meets the BER.")
+    agreement_tolerance: float = Field(0.05, gt=0, description="Relative gap packet-level vs analytic reported as agreement.")
+    quality_targets: list[float] = Field([0.70, 0.71], description="Normalised quality targets eps for Lemma 1 with the measured Phi.")
+    phi: PhiConfig = Field(default_factory=PhiConfig)
+
+    @field_validator("packet_runs")
+    @classmethod
+    def _runs(cls, runs: list[dict]) -> list[dict]:
+        for r in runs:
+            if set(r) != {"scheme", "fading"} or r["scheme"] not in ("discrete", "continuous") \
+                    or r["fading"] not in ("awgn", "rayleigh"):
+                raise ValueError(f"each packet run is {{scheme: discrete|continuous, fading: awgn|rayleigh}}, got {r}")
+        return runs
+
+
 class GnlConfig(_Strict):
     """Generative network layer, the paper's Fig. 1 (scenario gnl_fig1). Capacities are in bits
     per pixel of one image per `period_s`, as in the paper (c_sg = 3.184 bpp there)."""
@@ -242,6 +288,69 @@ class RateQualityConfig(_Strict):
         return specs
 
 
+MEG_PROTOCOLS = ("full_ue", "full_es", "uieg", "eiug", "ciag", "esuc", "uidg", "diug", "dsuc", "uidcg", "dcsuc")
+MEG_MULTI_ES = ("uidg", "diug", "dsuc", "uidcg", "dcsuc")
+
+
+class MegComputeConfig(_Strict):
+    """Compute model of mobile edge generation: simulated time an op takes on a node (FIFO per
+    node, so requests queue at a shared ES). Fixed defaults: this machine's single-thread CPU
+    times of the gsc_ldm ops at 128 px, taken as the ES."""
+    kind: Literal["fixed", "measured"] = Field(
+        "fixed", description="fixed: the per-op times below (same seed => same traces); measured: the agents' "
+                             "measured wall time x es_scale (x ue_slowdown on a UE; not reproducible).")
+    encode_s: float = Field(0.04, ge=0, description="VAE encoder on one full image at an ES (fixed; strips pay their share).")
+    denoise_step_s: float = Field(0.075, ge=0, description="One DDIM step with classifier-free guidance on a full latent at an ES (fixed).")
+    decode_s: float = Field(0.045, ge=0, description="VAE decoder to one full image at an ES (fixed).")
+    es_scale: float = Field(1.0, gt=0, description="measured: multiplier on an ES agent's measured wall time.")
+    ue_slowdown: float = Field(4.0, ge=1, description="A UE op takes this many times as long as the same op on an ES (both kinds).")
+
+
+class MegConfig(_Strict):
+    """Mobile edge generation (scenario `meg`): text-guided image-to-image generation split
+    between UEs and edge servers (ES) over LTE, one protocol after the other. Every UE sends
+    every image of `images.names` (one request each, `images.interval_s` apart) in each protocol."""
+    protocols: list[Literal[MEG_PROTOCOLS]] = Field(
+        ["full_ue", "full_es", "uieg", "eiug", "ciag", "esuc"], min_length=1,
+        description="Protocols to run, in this order: baselines full_ue, full_es (centralised); single-ES uieg, "
+                    "eiug, ciag, esuc; multi-ES parallel uidg, diug, dsuc; multi-ES cooperative uidcg, dcsuc "
+                    "(pyagents/meg.py PROTOCOLS says who computes and sends what).")
+    ue_distances_m: list[float] = Field(
+        [150.0], min_length=1, max_length=32,
+        description="One UE per entry (ue0, ue1, ...) at that distance from the eNB; scenario meg uses these, not lte.ues.")
+    num_es: int = Field(1, ge=1, le=8, description="Edge servers (es0, es1, ...), each behind the PGW on its own backhaul link "
+                                                   "(the `backhaul` section). Single-ES protocols use es[i mod num_es] for UE i; "
+                                                   "multi-ES protocols use all of them.")
+    prompt: str = Field("a bright colourful photo", min_length=1, max_length=300,
+                        description="Text command of every request (sent losslessly with the task, as in the paper).")
+    strength: float = Field(0.375, gt=0, le=1, description="Image-to-image strength: the seed is noised to step N - round(strength N) "
+                                                         "of the N-step schedule and denoised from there (SDEdit).")
+    complete_strength: float = Field(0.25, gt=0, le=1, description="Strength of the UE's completion of a sketch (same rule).")
+    sketch_side: int = Field(64, ge=8, le=1024, description="Side of an ES's sketch: its generated image box-filtered down to this size.")
+    overlap_rows: int = Field(4, ge=0, le=64, description="Latent rows each strip of the cooperative protocols reaches into its "
+                                                          "neighbour (blended with linear cross-fades); a multiple of 4 for gsc_ldm.")
+    pick: Literal["closest", "first"] = Field(
+        "closest", description="How the UE picks among K candidates (uidg, diug, dsuc): closest = lowest pixel MSE to its own "
+                               "input image; first = the first reply to arrive (the UE finishes without waiting for the rest).")
+    snr_db: float | None = Field(10.0, ge=-40, le=60, description="SNR of the AWGN feature channel over the radio: the receiver "
+                                 "adds noise to the decoded latent / pixel values of each message (null: noiseless).")
+    latent_format: Literal["float32", "float16", "uint8"] = Field(
+        "float16", description="Serialisation of latents on the air (uint8: per-message affine quantisation).")
+    image_format: Literal["raw", "png"] = Field("raw", description="Images and sketches on the air: raw 24-bit RGB, or PNG.")
+    phase_gap_s: float = Field(0.2, ge=0, description="Idle time between one protocol's last request and the next protocol's first.")
+    request_timeout_s: float = Field(5.0, gt=0, description="A request not finished this long after it was issued fails as 'timeout'.")
+    reference: bool = Field(True, description="Also run every request with a noiseless channel outside ns-3, and score the "
+                                              "delivered image against it as well as against the input image.")
+    compute: MegComputeConfig = Field(default_factory=MegComputeConfig)
+
+    @field_validator("protocols")
+    @classmethod
+    def _distinct(cls, protocols: list[str]) -> list[str]:
+        if len(set(protocols)) != len(protocols):
+            raise ValueError("protocols must be distinct")
+        return protocols
+
+
 class SimConfig(_Strict):
     drain_s: float = Field(3.0, gt=0, description="Longest simulated time after the last unit is sent; the run stops earlier once every unit is delivered or failed. Units still in flight then are 'undelivered_*'.")
 
@@ -249,11 +358,13 @@ class SimConfig(_Strict):
 class Config(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Run name: results go to <output_dir>/<name>/<timestamp>/.")
     seed: int = Field(1, ge=1, description="Seed of ns-3's RNG (run number) and of the agents and traces.")
-    scenario: Literal["lte_edge", "table2", "gnl_fig1", "rate_quality"] = Field(
+    scenario: Literal["lte_edge", "table2", "latency_sweep", "gnl_fig1", "rate_quality", "meg"] = Field(
         "lte_edge", description="lte_edge: UEs -> eNB -> EPC -> edge server (GenAI) -> sink UE, packet by packet; "
                                 "table2: the latency-aware scheme's Table II from the analytic model (no ns-3); "
+                                "latency_sweep: Table II, Phi(BER) and Fig. 4 with the packet-level semantic link (section latency_sweep); "
                                 "gnl_fig1: generative network layer, Fig. 1 (s - r - d, s - g - d) over point-to-point links; "
-                                "rate_quality: bpp vs PSNR/MS-SSIM/LPIPS/FID/KID/CLIP of codecs, generators and JPEG (no ns-3).")
+                                "rate_quality: bpp vs PSNR/MS-SSIM/LPIPS/FID/KID/CLIP of codecs, generators and JPEG (no ns-3); "
+                                "meg: mobile edge generation protocols between UEs and edge servers over LTE (section meg).")
     output_dir: str = Field("results", description="Results root, relative to the repository.")
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     lte: LteConfig = Field(default_factory=LteConfig)
@@ -265,8 +376,10 @@ class Config(_Strict):
     bit_errors: BitErrorsConfig = Field(default_factory=BitErrorsConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
     latency_aware: LatencyAwareConfig = Field(default_factory=LatencyAwareConfig)
+    latency_sweep: LatencySweepConfig = Field(default_factory=LatencySweepConfig)
     gnl: GnlConfig = Field(default_factory=GnlConfig)
     rate_quality: RateQualityConfig = Field(default_factory=RateQualityConfig)
+    meg: MegConfig = Field(default_factory=MegConfig)
 
     @field_validator("images")
     @classmethod
@@ -279,12 +392,29 @@ class Config(_Strict):
             raise ValueError(f"unknown image(s) {unknown}; known: {sorted(known)}")
         return images
 
+    @model_validator(mode="after")
+    def _meg(self):
+        if self.scenario != "meg":
+            return self
+        m, size = self.meg, self.images.size
+        multi = [p for p in m.protocols if p in MEG_MULTI_ES]
+        if multi and m.num_es < 2:
+            raise ValueError(f"meg.num_es: multi-ES protocols {multi} need at least 2 edge servers, got {m.num_es}")
+        if size % 16:
+            raise ValueError(f"images.size: scenario meg needs a multiple of 16 (VAE factor x UNet strip rows), got {size}")
+        if m.sketch_side > size or size % m.sketch_side:
+            raise ValueError(f"meg.sketch_side: must divide images.size {size}, got {m.sketch_side}")
+        return self
+
 
 def _format_errors(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "<root>"
         msg = err["msg"].removeprefix("Value error, ")
+        named = _KEY_PREFIX.match(msg) if where == "<root>" else None
+        if named:  # a cross-section check names its key itself
+            where, msg = named.group(1), msg[named.end():]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         got = err.get("input")

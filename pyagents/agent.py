@@ -1,10 +1,12 @@
 """Agent process: serves one role over the bridge.
 
-    python -m gensemcom.agents.agent --role encoder|generator --endpoint ipc://... --options '{}'
+    python -m gensemcom.agents.agent --role encoder|generator|meg --endpoint ipc://... --options '{}'
 
 encoder   (source side): image -> the requested streams (prompt text, edge-map bitstream,
           colour hint, latent bitstream)
 generator (GenAI node):  received streams -> image (PNG or raw bytes)
+meg       (a UE or an edge server of mobile edge generation): the split model's ops
+          (encode, denoise, decode, sketch, complete, split, merge, pick; see meg.py)
 
 Options: {"models": {role: backend spec}, "streams": [...], "threads": n, "seed": s}; the
 models are built with pyagents.backends (each role's offline default when not given).
@@ -162,7 +164,7 @@ class SemanticAgent:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--role", choices=["encoder", "generator"], required=True)
+    parser.add_argument("--role", choices=["encoder", "generator", "meg"], required=True)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--options", default="{}", help="JSON object of agent options")
     parser.add_argument("--idle-timeout", type=float, default=900.0,
@@ -172,10 +174,16 @@ def main(argv: list[str] | None = None) -> None:
 
     from ..bridge.server import serve
 
-    agent = SemanticAgent(args.role, json.loads(args.options))
-    handlers = {"encoder": {"encode": agent.encode}, "generator": {"generate": agent.generate}}
-    serve(args.endpoint, handlers[args.role], info={"role": args.role, **agent.info()},
-          idle_timeout_s=args.idle_timeout)
+    options = json.loads(args.options)
+    if args.role == "meg":
+        from .meg import MegAgent
+
+        agent = MegAgent(options)
+        handlers = agent.handlers()
+    else:
+        agent = SemanticAgent(args.role, options)
+        handlers = {"encoder": {"encode": agent.encode}, "generator": {"generate": agent.generate}}[args.role]
+    serve(args.endpoint, handlers, info={"role": args.role, **agent.info()}, idle_timeout_s=args.idle_timeout)
 
 
 if __name__ == "__main__":

@@ -56,3 +56,42 @@ def test_fading_expectations_reduce_to_the_thresholds():
     cont = ls.fading_expectations(ls.PointSpec(25.0, 1e-5, "continuous", "rayleigh"), P,
                                   ls.allocation(ls.PointSpec(25.0, 1e-5, "continuous"), P))
     assert math.isinf(cont["edge_latency_ms"])
+
+
+def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
+    import json
+
+    import pandas as pd
+
+    from gensemcom.config import parse_config
+    from gensemcom.latency_sweep import run_latency_sweep
+
+    cfg = parse_config({
+        "name": "sweep_test", "scenario": "latency_sweep", "output_dir": str(tmp_path),
+        "images": {"names": ["kodim23"], "size": 64},
+        "latency_sweep": {"snr_db": [20.0], "units": 50,
+                          "packet_runs": [{"scheme": "discrete", "fading": "awgn"}],
+                          "quality_targets": [0.5],
+                          "phi": {"bers": [1e-4, 1e-1], "seeds": [0], "crops_per_image": 0, "formats": ["raw"]}}})
+    summary = run_latency_sweep(cfg)
+    out = tmp_path / "sweep_test"
+    run_dir = next(out.iterdir())
+    for name in ("table2.csv", "fig4_analytic.parquet", "fig4_packet.parquet", "fig4.png",
+                 "fig2_phi.parquet", "fig2_phi.png", "lemma1_with_phi.parquet", "summary.json"):
+        assert (run_dir / name).exists(), name
+    measured = pd.read_parquet(run_dir / "fig4_packet.parquet")
+    assert len(measured) == 3 and measured["delivered_units"].eq(50).all()  # one point per target BER
+    phi = pd.read_parquet(run_dir / "fig2_phi.parquet")
+    assert set(phi["condition"]) == {"prompt_only", "prompt_edge"} and phi["n"].eq(1).all()
+    assert json.loads((run_dir / "summary.json").read_text())["fig4_agreement"]["edge_latency"]["max_abs_gap"] < 1e-3
+    assert "Table II" in summary["table"]
+
+
+def test_sweep_config_rejects_bad_runs():
+    from gensemcom.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match="packet run"):
+        parse_config({"name": "x", "scenario": "latency_sweep",
+                      "latency_sweep": {"packet_runs": [{"scheme": "discrete", "fading": "rician"}]}})
+    with pytest.raises(ConfigError, match="increasing"):
+        parse_config({"name": "x", "scenario": "latency_sweep", "latency_sweep": {"phi": {"bers": [1e-2, 1e-4]}}})

@@ -58,7 +58,23 @@ def _value(ns, v):
 
 
 def build(ns, cfg, cache_dir: Path) -> Network:
-    lte_cfg = cfg.lte
+    lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, cache_dir)
+    net = Network(info=info)
+    # Edge server behind the PGW.
+    internet, routing, p2p = server_stack(ns, epc, net, [EDGE_SERVER], cfg.backhaul.rate, cfg.backhaul.delay_ms)
+    attach_ues(ns, lte, epc, internet, routing, net, [(u.name, u.distance_m) for u in cfg.lte.ues])
+    for ue in cfg.lte.ues:
+        if ue.role == "source":
+            net.sources.append(ue.name)
+        else:
+            net.sink = ue.name
+    net.keep += [lte, epc, p2p, internet]
+    return net
+
+
+def lte_helpers(ns, lte_cfg, seed: int, cache_dir: Path):
+    """LteHelper + PointToPointEpcHelper configured from the `lte` config section (scheduler,
+    HARQ, path loss, bandwidth, fading); returns (lte, epc, info for summary.json)."""
     # Buffers large enough for a whole unit: drops must come from the channel, not from the
     # default 10 kB RLC buffers.
     ns.Config.SetDefault("ns3::LteRlcUm::MaxTxBufferSize", ns.UintegerValue(4 * 1024 * 1024))
@@ -88,7 +104,7 @@ def build(ns, cfg, cache_dir: Path) -> Network:
             "amc": AMC_MODELS[lte_cfg.amc], "fading": None}
     if lte_cfg.fading.model != "none":
         trace = ensure_fading_trace(cache_dir, lte_cfg.fading.model, lte_cfg.fading.speed_kmh,
-                                    lte_cfg.bandwidth_rb, lte_cfg.fading.trace_s, cfg.seed)
+                                    lte_cfg.bandwidth_rb, lte_cfg.fading.trace_s, seed)
         lte.SetFadingModel("ns3::TraceFadingLossModel")
         lte.SetFadingModelAttribute("TraceFilename", ns.StringValue(trace["path"]))
         lte.SetFadingModelAttribute("TraceLength", ns.TimeValue(ns.Seconds(trace["TraceLength_s"])))
@@ -97,63 +113,72 @@ def build(ns, cfg, cache_dir: Path) -> Network:
         lte.SetFadingModelAttribute("RbNum", ns.UintegerValue(trace["RbNum"]))
         info["fading"] = {"model": lte_cfg.fading.model, "speed_kmh": lte_cfg.fading.speed_kmh,
                           "trace": trace["path"]}
+    return lte, epc, info
 
-    net = Network(info=info)
 
-    # Edge server behind the PGW.
+def server_stack(ns, epc, net: Network, names: list[str], rate: str, delay_ms: float):
+    """Hosts behind the PGW, each on its own point-to-point backhaul link (server i on subnet
+    1.i.0.0/16; a lone server on 1.0.0.0/8, as it always was). Each routes the UE network and,
+    through the PGW, the other servers. Returns (internet, routing, p2p) for attach_ues."""
     pgw = epc.GetPgwNode()
     hosts = ns.NodeContainer()
-    hosts.Create(1)
-    es = hosts.Get(0)
+    hosts.Create(len(names))
     internet = ns.InternetStackHelper()
     internet.Install(hosts)
     p2p = ns.PointToPointHelper()
-    p2p.SetDeviceAttribute("DataRate", ns.StringValue(cfg.backhaul.rate))
+    p2p.SetDeviceAttribute("DataRate", ns.StringValue(rate))
     p2p.SetDeviceAttribute("Mtu", ns.UintegerValue(1500))
-    p2p.SetChannelAttribute("Delay", ns.TimeValue(ns.MilliSeconds(cfg.backhaul.delay_ms)))
-    backhaul = p2p.Install(pgw, es)
-    ipv4h = ns.Ipv4AddressHelper()
-    ipv4h.SetBase(ns.Ipv4Address("1.0.0.0"), ns.Ipv4Mask("255.0.0.0"))
-    backhaul_ifs = ipv4h.Assign(backhaul)
+    p2p.SetChannelAttribute("Delay", ns.TimeValue(ns.MilliSeconds(delay_ms)))
     routing = ns.Ipv4StaticRoutingHelper()
-    es_routes = routing.GetStaticRouting(es.GetObject[ns.Ipv4]())
-    es_routes.AddNetworkRouteTo(ns.Ipv4Address("7.0.0.0"), ns.Ipv4Mask("255.0.0.0"), 1)
-    net.nodes[EDGE_SERVER] = es
-    net.addresses[EDGE_SERVER] = backhaul_ifs.GetAddress(1)
+    for i, name in enumerate(names):
+        host = hosts.Get(i)
+        backhaul = p2p.Install(pgw, host)
+        ipv4h = ns.Ipv4AddressHelper()
+        if len(names) == 1:
+            ipv4h.SetBase(ns.Ipv4Address("1.0.0.0"), ns.Ipv4Mask("255.0.0.0"))
+        else:
+            ipv4h.SetBase(ns.Ipv4Address(f"1.{i}.0.0"), ns.Ipv4Mask("255.255.0.0"))
+        backhaul_ifs = ipv4h.Assign(backhaul)
+        host_routes = routing.GetStaticRouting(host.GetObject[ns.Ipv4]())
+        host_routes.AddNetworkRouteTo(ns.Ipv4Address("7.0.0.0"), ns.Ipv4Mask("255.0.0.0"), 1)
+        if len(names) > 1:
+            host_routes.AddNetworkRouteTo(ns.Ipv4Address("1.0.0.0"), ns.Ipv4Mask("255.0.0.0"), 1)
+        net.nodes[name] = host
+        net.addresses[name] = backhaul_ifs.GetAddress(1)
+    return internet, routing, p2p
 
-    # Radio side.
+
+def attach_ues(ns, lte, epc, internet, routing, net: Network, ues: list[tuple[str, float]]) -> list[str]:
+    """One eNB at the origin and the UEs (name, distance) on a circle around it, attached, with
+    IP addresses and fixed LTE random streams; returns the UE names."""
     enbs = ns.NodeContainer()
     enbs.Create(1)
-    ues = ns.NodeContainer()
-    ues.Create(len(lte_cfg.ues))
+    ue_nodes = ns.NodeContainer()
+    ue_nodes.Create(len(ues))
     pos = ns.CreateObject[ns.ListPositionAllocator]()
     pos.Add(ns.Vector(0.0, 0.0, ENB_HEIGHT_M))
-    for i, ue in enumerate(lte_cfg.ues):
-        angle = 2 * math.pi * i / len(lte_cfg.ues)
-        pos.Add(ns.Vector(ue.distance_m * math.cos(angle), ue.distance_m * math.sin(angle), UE_HEIGHT_M))
+    for i, (_, distance_m) in enumerate(ues):
+        angle = 2 * math.pi * i / len(ues)
+        pos.Add(ns.Vector(distance_m * math.cos(angle), distance_m * math.sin(angle), UE_HEIGHT_M))
     mobility = ns.MobilityHelper()
     mobility.SetMobilityModel("ns3::ConstantPositionMobilityModel")
     mobility.SetPositionAllocator(pos)
     mobility.Install(enbs)
-    mobility.Install(ues)
+    mobility.Install(ue_nodes)
 
     enb_devs = lte.InstallEnbDevice(enbs)
-    ue_devs = lte.InstallUeDevice(ues)
-    internet.Install(ues)
+    ue_devs = lte.InstallUeDevice(ue_nodes)
+    internet.Install(ue_nodes)
     ue_ifs = epc.AssignUeIpv4Address(ue_devs)
     gateway = epc.GetUeDefaultGatewayAddress()
-    for i, ue in enumerate(lte_cfg.ues):
-        node = ues.Get(i)
+    for i, (name, _) in enumerate(ues):
+        node = ue_nodes.Get(i)
         routing.GetStaticRouting(node.GetObject[ns.Ipv4]()).SetDefaultRoute(gateway, 1)
-        net.nodes[ue.name] = node
-        net.addresses[ue.name] = ue_ifs.GetAddress(i)
-        if ue.role == "source":
-            net.sources.append(ue.name)
-        else:
-            net.sink = ue.name
+        net.nodes[name] = node
+        net.addresses[name] = ue_ifs.GetAddress(i)
     lte.Attach(ue_devs, enb_devs.Get(0))
     # Fix every random stream the LTE model draws from: same seed => same trace.
     lte.AssignStreams(enb_devs, 1000)
     lte.AssignStreams(ue_devs, 2000)
-    net.keep += [lte, epc, p2p, internet, mobility, pos]
-    return net
+    net.keep += [mobility, pos]
+    return [name for name, _ in ues]
