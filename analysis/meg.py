@@ -3,6 +3,8 @@ packet trace, response time and quality per protocol, and their figures."""
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import matplotlib
@@ -105,8 +107,9 @@ def markdown(table: pd.DataFrame, quality: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def figure(table: pd.DataFrame, quality: pd.DataFrame, requests: pd.DataFrame, path: Path) -> None:
-    """Bits per direction (log scale), response time per request, PSNR / LPIPS per protocol."""
+def figure(table: pd.DataFrame, quality: pd.DataFrame, requests: pd.DataFrame, path: Path | None = None):
+    """Bits per direction (log scale), response time per request, PSNR / LPIPS per protocol.
+    Saved to `path` (and closed), or returned for a notebook."""
     names = table["protocol"].tolist()
     x = np.arange(len(names))
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
@@ -142,9 +145,7 @@ def figure(table: pd.DataFrame, quality: pd.DataFrame, requests: pd.DataFrame, p
     for a in axes:
         a.set_xticks(x)
         a.set_xticklabels(names, rotation=45, ha="right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return _save(fig, path)
 
 
 def image_grid(original: np.ndarray, results: dict[str, np.ndarray | None], captions: dict[str, str],
@@ -166,3 +167,205 @@ def image_grid(original: np.ndarray, results: dict[str, np.ndarray | None], capt
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# -- scenario meg_sweep ---------------------------------------------------------------------
+
+
+def _save(fig, path: Path | None):
+    fig.tight_layout()
+    if path is None:
+        return fig
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def png_bytes(image: np.ndarray | None) -> bytes | None:
+    """An image as PNG bytes (lossless; how the sweep's grid keeps images in Parquet)."""
+    if image is None:
+        return None
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def png_image(data: bytes | None) -> np.ndarray | None:
+    if data is None:
+        return None
+    from PIL import Image
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def response_table(requests: pd.DataFrame) -> pd.DataFrame:
+    """Response time per protocol and point of the UE and ES series (requests.parquet of a
+    sweep): mean / max over the finished requests, with the compute charged on each side."""
+    r = requests[requests["series"].isin(["ues", "ess"])]
+    if r.empty:
+        return pd.DataFrame(columns=["series", "x", "protocol", "requests", "requests_ok", "response_s",
+                                     "response_max_s", "compute_ue_s", "compute_es_s"])
+    ok = r[r["status"] == "ok"]
+    keys = ["series", "x", "protocol"]
+    agg = ok.groupby(keys).agg(response_s=("response_s", "mean"), response_max_s=("response_s", "max"),
+                               compute_ue_s=("compute_ue_s", "mean"), compute_es_s=("compute_es_s", "mean"))
+    counts = r.groupby(keys).agg(requests=("rid", "size"), requests_ok=("status", lambda s: int((s == "ok").sum())))
+    return _in_run_order(counts.join(agg).reset_index(), requests, ["series", "x"])
+
+
+def quality_table(requests: pd.DataFrame) -> pd.DataFrame:
+    """Quality per protocol and SNR (the SNR series): PSNR / LPIPS of the delivered image vs the
+    input and vs the noiseless run, means over the finished requests."""
+    r = requests[requests["series"] == "snr"].rename(columns={"x": "snr"})
+    cols = ["psnr_db", "lpips", "psnr_ref_db", "lpips_ref"]
+    if r.empty:
+        return pd.DataFrame(columns=["snr", "protocol", "requests", "requests_ok"] + cols)
+    ok = r[r["status"] == "ok"]
+    agg = ok.groupby(["snr", "protocol"])[cols].mean()
+    counts = r.groupby(["snr", "protocol"]).agg(requests=("rid", "size"),
+                                                 requests_ok=("status", lambda s: int((s == "ok").sum())))
+    return _in_run_order(counts.join(agg).reset_index(), requests, ["snr"]).rename(columns={"snr": "snr_db"})
+
+
+def _in_run_order(frame: pd.DataFrame, requests: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows by `keys`, then protocols in the order they ran (the config's), not alphabetically."""
+    rank = {p: i for i, p in enumerate(dict.fromkeys(requests["protocol"]))}
+    return (frame.assign(_rank=frame["protocol"].map(rank)).sort_values(keys + ["_rank"], kind="stable")
+            .drop(columns="_rank").reset_index(drop=True))
+
+
+# One colour per protocol across every figure (eleven: more than the default cycle), a line
+# style per family: baselines dotted, single-ES solid, parallel dashed, cooperative dash-dot.
+_FAMILIES = {"full_ue": ":", "full_es": ":", "uieg": "-", "eiug": "-", "ciag": "-", "esuc": "-",
+             "uidg": "--", "diug": "--", "dsuc": "--", "uidcg": "-.", "dcsuc": "-."}
+
+
+def _style(protocol: str) -> dict:
+    names = list(_FAMILIES)
+    i = names.index(protocol) if protocol in names else len(names)
+    colours = [plt.get_cmap("tab10")(k) for k in range(10)] + ["black"]
+    return {"color": colours[i % len(colours)], "linestyle": _FAMILIES.get(protocol, "-"), "marker": "o"}
+
+
+def _lines(ax, frame: pd.DataFrame, x: str, y: str, scale: float = 1.0) -> None:
+    for protocol, g in frame.groupby("protocol", sort=False):
+        g = g.sort_values(x)
+        ax.plot(g[x], g[y].replace([np.inf], np.nan) * scale, label=protocol, **_style(protocol))
+
+
+def response_figure(response: pd.DataFrame, path: Path | None = None):
+    """Mean response time vs UEs sharing the edge servers, and vs edge servers (multi-ES)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for ax, series, xlabel in ((axes[0], "ues", "UEs sharing the edge server(s)"),
+                               (axes[1], "ess", "edge servers (one UE)")):
+        part = response[response["series"] == series]
+        _lines(ax, part, "x", "response_s", 1e3)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("mean response time (ms, simulated)")
+        if not part.empty:
+            ax.set_xticks(sorted(part["x"].unique()))
+            ax.legend(fontsize=7)
+    axes[0].set_title("Response time vs load: radio + backhaul + compute + ES queueing")
+    axes[1].set_title("Response time of the multi-ES protocols vs edge servers")
+    return _save(fig, path)
+
+
+def quality_figure(quality: pd.DataFrame, path: Path | None = None):
+    """PSNR and LPIPS of the delivered image vs the feature channel's SNR, against the input
+    image and against the same protocol's noiseless run."""
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
+    for ax, col, title in ((axes[0], "psnr_db", "PSNR vs input (dB)"), (axes[1], "lpips", "LPIPS vs input"),
+                           (axes[2], "psnr_ref_db", "PSNR vs noiseless run (dB)"),
+                           (axes[3], "lpips_ref", "LPIPS vs noiseless run")):
+        _lines(ax, quality, "snr_db", col)
+        ax.set_xlabel("feature channel SNR (dB)")
+        ax.set_title(title)
+    if not quality.empty:
+        axes[0].legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def grid_figure(grid: pd.DataFrame, path: Path | None = None, title: str = ""):
+    """The paper's Fig. 5 layout: a row per protocol, its delivered image at each SNR beside
+    its noiseless run, the input image top left (grid.parquet of a sweep)."""
+    snrs = sorted(grid["snr_db"].dropna().unique())
+    columns = ["input", "noiseless"] + [f"{s:g} dB" for s in snrs]
+    protocols = [p for p in dict.fromkeys(grid["protocol"]) if p != "input"]
+    cells = {(r.protocol, r.column): r for r in grid.itertuples()}
+    fig, axes = plt.subplots(len(protocols), len(columns), figsize=(1.6 * len(columns), 1.75 * len(protocols)),
+                             squeeze=False)
+    for i, protocol in enumerate(protocols):
+        for j, column in enumerate(columns):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column == "input":
+                cell = cells.get(("input", "input")) if i == 0 else None
+                if cell is None:
+                    ax.axis("off")
+                    continue
+            else:
+                cell = cells.get((protocol, column))
+            image = png_image(cell.png) if cell is not None else None
+            if image is None:
+                ax.text(0.5, 0.5, "not delivered", ha="center", va="center", fontsize=7, transform=ax.transAxes)
+            else:
+                ax.imshow(image)
+            if cell is not None and column not in ("input", "noiseless") and np.isfinite(cell.psnr_db):
+                ax.set_xlabel(f"{cell.psnr_db:.1f} dB, {cell.lpips:.2f}", fontsize=6)
+            if i == 0:
+                ax.set_title(column, fontsize=8)
+            if j == 1:
+                ax.set_ylabel(protocol, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def sweep_markdown(response: pd.DataFrame, quality: pd.DataFrame) -> str:
+    """Mean response time (ms) per protocol and point, and PSNR / LPIPS per protocol and SNR."""
+    parts = []
+    for series, label in (("ues", "UEs"), ("ess", "ESs")):
+        r = response[response["series"] == series]
+        if r.empty:
+            continue
+        t = r.pivot(index="protocol", columns="x", values="response_s").reindex(list(dict.fromkeys(r["protocol"])))
+        head = [f"{x:g} {label}" for x in t.columns]
+        lines = [f"| mean response (ms) | {' | '.join(head)} |", "|---" * (len(head) + 1) + "|"]
+        lines += [f"| {p} | " + " | ".join(_num(v * 1e3, ".0f") for v in row) + " |" for p, row in t.iterrows()]
+        parts.append("\n".join(lines))
+    if not quality.empty:
+        order = list(dict.fromkeys(quality["protocol"]))
+        snrs = sorted(quality["snr_db"].unique())
+        q = quality.set_index(["protocol", "snr_db"])
+        head = [f"{s:g} dB" for s in snrs]
+        lines = [f"| PSNR vs input (dB) / vs noiseless (dB) / LPIPS vs input | {' | '.join(head)} |",
+                 "|---" * (len(head) + 1) + "|"]
+        for p in order:
+            cells = [f"{_num(q.loc[(p, s), 'psnr_db'], '.1f')} / {_num(q.loc[(p, s), 'psnr_ref_db'], '.1f')} / "
+                     f"{_num(q.loc[(p, s), 'lpips'], '.3f')}" if (p, s) in q.index else "–" for s in snrs]
+            lines.append(f"| {p} | " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+RESULTS_ROOT_ENV = "GENSEMCOM_RESULTS_ROOT"
+
+
+def results_folder(name: str, required: bool = True) -> Path | None:
+    """The newest finished run of config `name` (what the notebook loads), under the
+    repository's results/ or the folder the environment variable GENSEMCOM_RESULTS_ROOT names;
+    None when there is none and not `required`."""
+    root = Path(os.environ.get(RESULTS_ROOT_ENV) or Path(__file__).resolve().parents[1] / "results")
+    runs = sorted(p for p in (root / name).glob("*") if (p / "summary.json").is_file())
+    if runs:
+        return runs[-1]
+    if required:
+        raise FileNotFoundError(f"no finished run of {name!r} under {root}; run ./run.sh configs/{name}.json")
+    return None
+
+
+def load_parquet(folder: str | Path) -> dict[str, pd.DataFrame]:
+    """Every Parquet file of a results folder (not the per-point ones), by file stem."""
+    return {p.stem: pd.read_parquet(p) for p in sorted(Path(folder).glob("*.parquet"))}

@@ -91,7 +91,9 @@ class LteConfig(_Strict):
     scheduler: Literal["pf", "rr", "fdmt", "tdmt"] = Field("pf", description="MAC scheduler (proportional fair, round robin, max throughput).")
     amc: Literal["mi", "piro"] = Field("mi", description="AMC model: mutual-information based (mi) or PiroEW2010.")
     harq: bool = Field(True, description="HARQ retransmissions at the MAC.")
-    rlc: Literal["am", "um", "sm"] = Field("am", description="RLC mode of the bearers: acknowledged, unacknowledged, saturation.")
+    rlc: Literal["am", "um", "sm", "per_stream"] = Field(
+        "am", description="RLC mode of the bearers: acknowledged, unacknowledged, saturation, or per_stream: the prompt on "
+                          "the default bearer (RLC AM), the conditioning streams uplink on a dedicated QCI 7 bearer (RLC UM).")
     propagation: PropagationConfig = Field(default_factory=PropagationConfig)
     fading: FadingConfig = Field(default_factory=FadingConfig)
     ues: list[UeConfig] = Field(
@@ -124,6 +126,9 @@ class AppConfig(_Strict):
                     "models.prompt; edge = edge map from models.edges, losslessly coded; hint = 8x8 colour "
                     "thumbnail, raw 192 B; latent = models.codec bitstream (then the GenAI node decodes it "
                     "instead of generating, unless it is undecodable).")
+    edge_format: Literal["zlib", "raw"] = Field(
+        "zlib", description="Edge-map stream format: zlib (compressed; one bit error usually makes it undecodable, then the "
+                            "generator goes without it) or raw (packed bits; a bit error is one wrong pixel).")
     segment_bytes: int = Field(1000, ge=64, le=1400, description="Payload bytes per packet (plus a 28-byte semantic header).")
     rate: str = Field("5Mbps", description="Pacing rate of each sender (keeps RLC buffers from overflowing).")
     unit_timeout_s: float = Field(2.0, gt=0, description="A unit not complete this long after its first packet is handed over incomplete.")
@@ -202,6 +207,22 @@ class LatencyAwareConfig(_Strict):
         return bers
 
 
+class SemanticLinkConfig(_Strict):
+    """The paper's semantic link (channel "semantic_link"): source "tx" -> GenAI receiver "rx",
+    one orthogonal sub-channel per stream of app.streams; the first stream (the prompt) uses
+    CRC + ARQ (Eq. 2-3), the others adaptive M-QAM with bit errors delivered (Eq. 4). Code rate,
+    modulation, PER and M-QAM constants come from the `latency_aware` section (Table I)."""
+    avg_snr_db: float = Field(15.0, ge=-20, le=60, description="Average SNR P_T E|h|^2 / (B_total N0); sets the distance (Eq. 1).")
+    fading: Literal["rayleigh", "awgn"] = Field("rayleigh", description="Block Rayleigh fading (one draw per stream block / ARQ attempt) or AWGN.")
+    bandwidth_hz: float = Field(1e6, gt=0, description="Bandwidth of each stream's sub-channel.")
+    target_ber: float = Field(1e-5, gt=0, lt=0.2, description="BER target of the conditioning streams.")
+    allocation: Literal["lemma1", "table2", "equal"] = Field(
+        "lemma1", description="Power split of P_T: lemma1 = latency-optimal with continuous rates (Eq. 4, any number of "
+                              "streams); table2 = discrete M-QAM per Table II (prompt + one conditioning stream); equal.")
+    power_w: float = Field(10e-3, gt=0, description="Total transmit power P_T.")
+    coherence_s: float = Field(0.0, ge=0, description="Fading block length; 0 = one block per burst of packets of a stream.")
+
+
 class PhiConfig(_Strict):
     """Phi(BER) measurement of scenario latency_sweep (the paper's Fig. 2): quality of the
     generation vs random bit errors in the edge-map stream, with the configured models."""
@@ -259,6 +280,80 @@ class GnlConfig(_Strict):
     period_s: float = Field(1.0, gt=0, description="Time unit of the capacities: c bpp = c*H*W bits per period.")
     rate_factor: float = Field(1.0, gt=0, description="Prompt rate as a multiple of the optimal lambda* (Eq. 4); > 1 overloads the GenAI node's output link.")
     warmup_units: int = Field(2, ge=0, description="Units left out at the start of the rate measurement.")
+    ps_gamma: float = Field(0.0, ge=0, lt=1, description="Pixel swapping: fraction of original pixels sent with each prompt (second stream) and swapped in at g; 0 = latent prompt only.")
+
+
+GNL_CODEC_RATES = ("low", "medium", "high")
+
+
+class GnlSweepConfig(_Strict):
+    """Scenario gnl_sweep: the generative network layer's rate-distortion / rate-perception curves
+    (PE, PS, JPEG) measured on `images` + crops, fitted, and the prompt-size optimisation on Fig. 1
+    with the capacities of section `gnl` (paper Figs. 2-4)."""
+
+    codec_rates: list[str] = Field(list(GNL_CODEC_RATES), min_length=2,
+                                   description="Learned-codec rate points: PE's measured points and the base of one PS curve each.")
+    ps_gammas: list[float] = Field([0.02, 0.05, 0.1, 0.25], min_length=1,
+                                   description="Pixel-swapping fractions gamma in (0, 1) measured per PS curve (gamma 0 is the base codec, gamma 1 the exact end point).")
+    jpeg_qualities: list[int] = Field([1, 5, 10, 20, 40, 75, 90], min_length=2,
+                                      description="JPEG qualities of the JPEG curve (PIL, 4:2:0).")
+    jpeg_ps_quality: int = Field(20, ge=1, le=95, description="JPEG quality under the JPEG pixel-swapping curve.")
+    crops_per_image: int = Field(11, ge=0, le=200, description="Random crops of each image added to the set (as rate_quality; FID needs samples).")
+    families: dict[str, str] = Field(
+        {}, description="Function family per curve and metric, e.g. {\"ps_low.D\": \"linear\"}: curves pe, ps_<rate>, jpeg, jpeg_ps; "
+                        "metrics D (distortion), P (perception); families linear, quadratic, exponential, power, logistic; "
+                        "unlisted or \"auto\": the largest adjusted r^2.")
+    weights: list[float] = Field([0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1, 2, 5, 10, 20], min_length=1,
+                                 description="Quality weights w of Fig. 4a/4b (at gnl.c_sg).")
+    claim_weights: list[float] = Field([0.1, 0.5, 0.9], min_length=1,
+                                       description="The low / middle / high quality weights of the claims check and the c_sg sweep.")
+    c_sg_values: list[float] = Field([0.5, 1, 2, 3.184, 4, 6, 8, 12], min_length=1,
+                                     description="Capacities s -> g (bpp per period) of the c_sg sweep.")
+    optimiser_grid: int = Field(64, ge=8, le=2000, description="Log-spaced prompt sizes the optimiser scans before refining.")
+
+    @field_validator("codec_rates")
+    @classmethod
+    def _rates(cls, rates: list[str]) -> list[str]:
+        bad = [r for r in rates if r not in GNL_CODEC_RATES]
+        if bad or len(set(rates)) != len(rates):
+            raise ValueError(f"distinct learned rate points out of {list(GNL_CODEC_RATES)}")
+        return rates
+
+    @field_validator("ps_gammas")
+    @classmethod
+    def _gammas(cls, gammas: list[float]) -> list[float]:
+        if any(not 0 < g < 1 for g in gammas) or len(set(gammas)) != len(gammas):
+            raise ValueError("distinct fractions strictly between 0 and 1")
+        return sorted(gammas)
+
+    @field_validator("jpeg_qualities")
+    @classmethod
+    def _qualities(cls, qualities: list[int]) -> list[int]:
+        if any(not 1 <= q <= 95 for q in qualities) or len(set(qualities)) != len(qualities):
+            raise ValueError("distinct JPEG qualities in 1..95")
+        return sorted(qualities)
+
+    @field_validator("weights", "claim_weights", "c_sg_values")
+    @classmethod
+    def _positive_lists(cls, values: list[float], info) -> list[float]:
+        ok = (lambda v: v > 0) if info.field_name == "c_sg_values" else (lambda v: v >= 0)  # noqa: E731
+        if not all(ok(v) for v in values) or len(set(values)) != len(values):
+            raise ValueError(f"distinct values {'> 0' if info.field_name == 'c_sg_values' else '>= 0'}")
+        return sorted(values)
+
+    @field_validator("families")
+    @classmethod
+    def _families(cls, families: dict[str, str], info) -> dict[str, str]:
+        from gensemcom.analysis.gnl_curves import FAMILIES, curve_names
+
+        curves = curve_names(info.data.get("codec_rates") or list(GNL_CODEC_RATES))
+        for key, family in families.items():
+            curve, _, metric = key.partition(".")
+            if curve not in curves or metric not in ("D", "P"):
+                raise ValueError(f"key {key!r} is not <curve>.<D|P> with curve in {curves}")
+            if family != "auto" and family not in FAMILIES:
+                raise ValueError(f"{key}: family must be 'auto' or one of {sorted(FAMILIES)}, got {family!r}")
+        return families
 
 
 class RateQualityConfig(_Strict):
@@ -306,6 +401,47 @@ class MegComputeConfig(_Strict):
     ue_slowdown: float = Field(4.0, ge=1, description="A UE op takes this many times as long as the same op on an ES (both kinds).")
 
 
+MEG_SINGLE_ES = ("full_ue", "full_es", "uieg", "eiug", "ciag", "esuc")
+
+
+class MegSweepConfig(_Strict):
+    """Scenario `meg_sweep`: the `meg` section's run repeated over three series, each point one
+    ns-3 simulation (the rest of the `meg` section applies to every point; meg.protocols,
+    meg.ue_distances_m[1:], meg.num_es and meg.snr_db are set by the series). An empty list of
+    values or protocols skips a series."""
+    ue_counts: list[int] = Field([1, 2, 4, 8], description="Response time vs UEs sharing the edge servers: UEs per point "
+                                 "(UE i at meg.ue_distances_m[i mod len]), at meg.snr_db.")
+    ue_protocols: list[Literal[MEG_PROTOCOLS]] = Field(list(MEG_SINGLE_ES), description="Protocols of the UE series.")
+    ue_num_es: int = Field(1, ge=1, le=8, description="Edge servers in the UE series (single-ES protocols: UE i uses es[i mod n]).")
+    es_counts: list[int] = Field([2, 3, 4], description="Response time vs edge servers: ESs per point (one UE, at meg.snr_db).")
+    es_protocols: list[Literal[MEG_MULTI_ES]] = Field(list(MEG_MULTI_ES), description="Protocols of the ES series (multi-ES only).")
+    snr_db: list[float] = Field([-20.0, -10.0, 0.0, 10.0, 20.0], description="Quality vs feature-channel SNR: one point per "
+                                "SNR (one UE), scored against the input and against a noiseless run (meg.reference).")
+    snr_protocols: list[Literal[MEG_PROTOCOLS]] = Field(list(MEG_PROTOCOLS), description="Protocols of the SNR series.")
+    snr_num_es: int = Field(2, ge=1, le=8, description="Edge servers in the SNR series.")
+
+    @field_validator("ue_counts", "es_counts")
+    @classmethod
+    def _counts(cls, counts: list[int]) -> list[int]:
+        if len(set(counts)) != len(counts) or any(not 1 <= n <= 32 for n in counts):
+            raise ValueError(f"must be distinct counts in [1, 32], got {counts}")
+        return counts
+
+    @field_validator("snr_db")
+    @classmethod
+    def _snrs(cls, snrs: list[float]) -> list[float]:
+        if len(set(snrs)) != len(snrs) or any(not -40 <= s <= 60 for s in snrs):
+            raise ValueError(f"must be distinct SNRs in [-40, 60] dB, got {snrs}")
+        return snrs
+
+    @field_validator("ue_protocols", "es_protocols", "snr_protocols")
+    @classmethod
+    def _distinct(cls, protocols: list[str]) -> list[str]:
+        if len(set(protocols)) != len(protocols):
+            raise ValueError("protocols must be distinct")
+        return protocols
+
+
 class MegConfig(_Strict):
     """Mobile edge generation (scenario `meg`): text-guided image-to-image generation split
     between UEs and edge servers (ES) over LTE, one protocol after the other. Every UE sends
@@ -342,6 +478,7 @@ class MegConfig(_Strict):
     reference: bool = Field(True, description="Also run every request with a noiseless channel outside ns-3, and score the "
                                               "delivered image against it as well as against the input image.")
     compute: MegComputeConfig = Field(default_factory=MegComputeConfig)
+    sweep: MegSweepConfig = Field(default_factory=MegSweepConfig)
 
     @field_validator("protocols")
     @classmethod
@@ -358,14 +495,19 @@ class SimConfig(_Strict):
 class Config(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Run name: results go to <output_dir>/<name>/<timestamp>/.")
     seed: int = Field(1, ge=1, description="Seed of ns-3's RNG (run number) and of the agents and traces.")
-    scenario: Literal["lte_edge", "table2", "latency_sweep", "gnl_fig1", "rate_quality", "meg"] = Field(
+    scenario: Literal["lte_edge", "table2", "latency_sweep", "gnl_fig1", "gnl_sweep", "rate_quality", "meg", "meg_sweep"] = Field(
         "lte_edge", description="lte_edge: UEs -> eNB -> EPC -> edge server (GenAI) -> sink UE, packet by packet; "
                                 "table2: the latency-aware scheme's Table II from the analytic model (no ns-3); "
                                 "latency_sweep: Table II, Phi(BER) and Fig. 4 with the packet-level semantic link (section latency_sweep); "
                                 "gnl_fig1: generative network layer, Fig. 1 (s - r - d, s - g - d) over point-to-point links; "
+                                "gnl_sweep: generative network layer curves (PE, PS, JPEG), fits and prompt-size optimisation, Figs. 2-4 (section gnl_sweep; no ns-3); "
                                 "rate_quality: bpp vs PSNR/MS-SSIM/LPIPS/FID/KID/CLIP of codecs, generators and JPEG (no ns-3); "
-                                "meg: mobile edge generation protocols between UEs and edge servers over LTE (section meg).")
+                                "meg: mobile edge generation protocols between UEs and edge servers over LTE (section meg); "
+                                "meg_sweep: meg's response time vs UEs / ESs and quality vs SNR (section meg.sweep).")
     output_dir: str = Field("results", description="Results root, relative to the repository.")
+    channel: Literal["lte", "semantic_link"] = Field(
+        "lte", description="Channel model of scenario lte_edge: lte (UEs, eNB, EPC, backhaul, edge server; section lte) "
+                           "or semantic_link (the latency-aware paper's link, the receiver generates; section semantic_link).")
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     lte: LteConfig = Field(default_factory=LteConfig)
     backhaul: BackhaulConfig = Field(default_factory=BackhaulConfig)
@@ -377,7 +519,9 @@ class Config(_Strict):
     sim: SimConfig = Field(default_factory=SimConfig)
     latency_aware: LatencyAwareConfig = Field(default_factory=LatencyAwareConfig)
     latency_sweep: LatencySweepConfig = Field(default_factory=LatencySweepConfig)
+    semantic_link: SemanticLinkConfig = Field(default_factory=SemanticLinkConfig)
     gnl: GnlConfig = Field(default_factory=GnlConfig)
+    gnl_sweep: GnlSweepConfig = Field(default_factory=GnlSweepConfig)
     rate_quality: RateQualityConfig = Field(default_factory=RateQualityConfig)
     meg: MegConfig = Field(default_factory=MegConfig)
 
@@ -393,13 +537,38 @@ class Config(_Strict):
         return images
 
     @model_validator(mode="after")
+    def _semantic_link(self):
+        if self.channel != "semantic_link":
+            return self
+        if self.scenario != "lte_edge":
+            raise ValueError(f"channel: semantic_link is a channel of scenario lte_edge, not {self.scenario}")
+        streams = self.app.streams
+        if streams[0] != "prompt":
+            raise ValueError(f"app.streams: on the semantic link the first stream is the ARQ-protected prompt, got {streams}")
+        if self.semantic_link.allocation == "table2" and len(streams) != 2:
+            raise ValueError(f"semantic_link.allocation: table2 is for the prompt + one conditioning stream, got {streams}")
+        return self
+
+    @model_validator(mode="after")
     def _meg(self):
-        if self.scenario != "meg":
+        if self.scenario not in ("meg", "meg_sweep"):
             return self
         m, size = self.meg, self.images.size
         multi = [p for p in m.protocols if p in MEG_MULTI_ES]
-        if multi and m.num_es < 2:
+        if self.scenario == "meg" and multi and m.num_es < 2:
             raise ValueError(f"meg.num_es: multi-ES protocols {multi} need at least 2 edge servers, got {m.num_es}")
+        if self.scenario == "meg_sweep":
+            s = m.sweep
+            for key, protocols, n in (("ue_num_es", s.ue_protocols, s.ue_num_es), ("snr_num_es", s.snr_protocols, s.snr_num_es)):
+                multi = [p for p in protocols if p in MEG_MULTI_ES]
+                if multi and n < 2:
+                    raise ValueError(f"meg.sweep.{key}: multi-ES protocols {multi} need at least 2 edge servers, got {n}")
+            if s.es_counts and min(s.es_counts) < 2:
+                raise ValueError(f"meg.sweep.es_counts: the multi-ES protocols need at least 2 edge servers, got {s.es_counts}")
+            if max(s.es_counts + [s.ue_num_es, s.snr_num_es]) > 8:
+                raise ValueError("meg.sweep: at most 8 edge servers (meg.num_es's limit)")
+            if not any((s.ue_counts and s.ue_protocols, s.es_counts and s.es_protocols, s.snr_db and s.snr_protocols)):
+                raise ValueError("meg.sweep: every series is empty (no values or no protocols)")
         if size % 16:
             raise ValueError(f"images.size: scenario meg needs a multiple of 16 (VAE factor x UNet strip rows), got {size}")
         if m.sketch_side > size or size % m.sketch_side:

@@ -3,6 +3,9 @@
 s sends latent prompts (the codec's bitstream, L_p bpp) to the GenAI node g at lambda* =
 min(c_sg / L_p, c_gd / L) (Eq. 4, times `rate_factor`), g generates each image with its agent
 and sends it raw (L = 24 bpp) to d, while s also streams original images to d via the relay r.
+With gnl.ps_gamma > 0 the prompt is PS (pixel swapping): a second stream carries a fraction
+gamma of the original pixels, which g swaps into the generated image before sending it, and
+L_p becomes L_c = L_p + gamma L (+ the PS header). d measures the distortion of what arrives.
 The flows are measured from the packet trace and G_flow (Eq. 3) is compared with the analysis.
 Capacities are payload rates: each link's rate adds the per-packet header overhead.
 """
@@ -16,7 +19,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from gensemcom.agents import pixel_swap
 from gensemcom.agents.images import load_image
+from gensemcom.analysis import metrics
 from gensemcom.analysis import generative_flow as gf
 from gensemcom.bridge import schema
 from gensemcom.config import Config
@@ -57,12 +62,14 @@ def run_gnl(cfg: Config) -> dict:
         for agent in agents.values():
             agent.wait_ready()
         images = [load_image(n, im.size) for n in names]
-        prompts = []
-        for img in images:
+        prompts = []  # per unit: the latent, plus the PS payload when ps_gamma > 0
+        for k, img in enumerate(images):
             answer = agents["encoder"].client.call(schema.request("encode", [img.tobytes()], h=im.size, w=im.size,
                                                                   streams=["latent"]))
-            prompts.append(dict(zip(answer.header["streams"], answer.frames))["latent"])
-        prompt_bpp = float(np.mean([8 * len(p) for p in prompts])) / pixels
+            latent = dict(zip(answer.header["streams"], answer.frames))["latent"]
+            prompts.append([latent] + ([pixel_swap.encode_swap(img, g.ps_gamma, cfg.seed * 1_000_003 + k)]
+                                       if g.ps_gamma > 0 else []))
+        prompt_bpp = float(np.mean([8 * sum(map(len, p)) for p in prompts])) / pixels
         analytic = gf.fig1_closed_form(g.c_sr, g.c_rd, g.c_sg, g.c_gd, RAW_BPP, prompt_bpp)
         lam = analytic["lambda"] * g.rate_factor / g.period_s  # prompts per second
 
@@ -89,7 +96,8 @@ def run_gnl(cfg: Config) -> dict:
         dest = app("d", "d", 1e9, PORT)
         start = im.start_s
         for k, prompt in enumerate(prompts):
-            s_prompt.SendStream(ns.Seconds(start + k / lam), net.addresses["g"], PORT, k, 0, 1, prompt)
+            for sid, stream in enumerate(prompt):
+                s_prompt.SendStream(ns.Seconds(start + k / lam), net.addresses["g"], PORT, k, sid, len(prompt), stream)
         duration = len(prompts) / lam
         n_orig = math.ceil(duration * min(g.c_sr, g.c_rd) * bps_per_bpp / (RAW_BPP * pixels)) + 1
         for j in range(n_orig):
@@ -104,15 +112,26 @@ def run_gnl(cfg: Config) -> dict:
                 answer = agents["generator"].client.call(schema.request(
                     "generate", frames, unit=unit, streams=["latent"], complete=[bool(genai.IsUnitComplete(unit))],
                     crc_ok=[bool(genai.IsStreamCrcOk(unit, 0))], h=im.size, w=im.size, format="raw"))
+                generated = answer.frames[0]
+                if g.ps_gamma > 0:  # swap the received original pixels in (a damaged payload raises)
+                    image = np.frombuffer(generated, np.uint8).reshape(im.size, im.size, 3)
+                    swap = runtime.vector_bytes(genai.GetStreamBytes(unit, 1))
+                    generated = pixel_swap.apply_swap(image, swap).tobytes()
                 now = ns.Simulator.Now().GetSeconds()
                 busy_until[0] = max(now, busy_until[0]) + cfg.compute.generate_s
-                genai.SendStream(ns.Seconds(busy_until[0] - now), net.addresses["d"], PORT, unit, 0, 1, answer.frames[0])
+                genai.SendStream(ns.Seconds(busy_until[0] - now), net.addresses["d"], PORT, unit, 0, 1, generated)
             except Exception:  # noqa: BLE001 - the unit goes missing at d; the run goes on
                 log.exception("GenAI node: unit %d not generated", unit)
             finally:
                 genai.ReleaseUnit(unit)
 
+        distortion = {}  # generated unit -> normalised MSE of what d received
+
         def on_dest(unit: int) -> None:
+            if unit < ORIGINAL_UNIT_BASE and dest.IsUnitComplete(unit):
+                got = np.frombuffer(runtime.vector_bytes(dest.GetStreamBytes(unit, 0)), np.uint8)
+                if got.size == pixels * 3:
+                    distortion[unit] = metrics.normalised_mse(images[unit], got.reshape(im.size, im.size, 3))
             dest.ReleaseUnit(unit)
 
         runtime.keep_alive(on_prompt)
@@ -147,7 +166,8 @@ def run_gnl(cfg: Config) -> dict:
     summary = {"name": cfg.name, "results": str(out), "units": len(prompts), "prompt_bpp": prompt_bpp,
                "data_bpp": RAW_BPP, "lambda_per_period": analytic["lambda"] * g.rate_factor,
                "window_s": [t0, t1], "analytic": analytic, "measured": measured,
-               "generated_units_delivered": int(len(generated)),
+               "generated_units_delivered": int(len(generated)), "ps_gamma": g.ps_gamma,
+               "delivered_normalised_mse": float(np.mean(list(distortion.values()))) if distortion else None,
                "flows_in_bpp_per_period": flows.to_dict("records")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return summary

@@ -5,6 +5,9 @@ split model; every message's bytes cross ns-3 (LTE radio with AMC / HARQ / RLC a
 backhaul) as one semantic unit (unit id = message id); the receiving agent adds the feature
 channel's AWGN to what arrived (pyagents/meg.py awgn). The protocol logic is
 gensemcom/meg_engine.py; this module wires it to ns-3 and writes the results.
+
+Scenario `meg_sweep` (run_meg_sweep) repeats such runs, one ns-3 simulation after the other in
+this process, over the series of the `meg.sweep` section.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,7 +25,7 @@ from tqdm import tqdm
 from gensemcom.analysis import meg as report
 from gensemcom.analysis import metrics
 from gensemcom.bridge.launcher import AgentProcess
-from gensemcom.config import Config
+from gensemcom.config import Config, ConfigError, parse_config
 from gensemcom.meg_engine import PAYLOAD, TASK, LocalTransport, MegEngine, Msg, bridge_caller
 from gensemcom.runner import KILL_ENV, REPO_ROOT, results_dir, write_packet_trace
 from gensemcom.scenarios import lte_meg, runtime
@@ -107,6 +111,9 @@ def _simulate(cfg: Config, ns, call, images) -> tuple[MegEngine, float, dict]:
     g = ns.cppyy.gbl.ns3
     ns.RngSeedManager.SetSeed(cfg.seed)
     ns.RngSeedManager.SetRun(cfg.seed)
+    # Stream numbers from 0 again: a simulation after another one in this process (meg_sweep)
+    # draws what it would in a fresh process.
+    ns.RngSeedManager.ResetNextStreamIndex()
     g.GscTraceLog.Clear()
     ues, ess = _nodes(cfg)
     net = lte_meg.build(ns, cfg, REPO_ROOT / "build" / "fading", ues, ess)
@@ -191,19 +198,33 @@ def _grid(cfg: Config, engine: MegEngine, requests: pd.DataFrame, out) -> None:
                       f"{first[0].image}, '{cfg.meg.prompt}', feature channel SNR {snr}")
 
 
+def _start_agents(cfg: Config, names: list[str], out) -> dict[str, AgentProcess]:
+    a = cfg.agents
+    options = {"threads": a.threads, "seed": cfg.seed, "models": {"split": cfg.models.split}}
+    return {n: AgentProcess(n, "meg", options, out, timeout_s=a.timeout_s, retries=a.retries,
+                            ready_timeout_s=a.ready_timeout_s) for n in names}
+
+
+def _log_to(out) -> logging.Handler:
+    handler = logging.FileHandler(out / "run.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
+def _messages(engine: MegEngine) -> pd.DataFrame:
+    return pd.DataFrame([m.row() for m in engine.messages.values()],
+                        columns=list(Msg(0, 0, "", "", "", "", 0, b"").row()))
+
+
 def run_meg(cfg: Config) -> dict:
     t0 = time.perf_counter()
     out = results_dir(cfg)
     (out / "config.json").write_text(cfg.model_dump_json(indent=2))
-    handler = logging.FileHandler(out / "run.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(handler)
+    handler = _log_to(out)
     wall: dict[str, float] = {}
     ues, ess = _nodes(cfg)
-    a = cfg.agents
-    options = {"threads": a.threads, "seed": cfg.seed, "models": {"split": cfg.models.split}}
-    agents = {n: AgentProcess(n, "meg", options, out, timeout_s=a.timeout_s, retries=a.retries,
-                              ready_timeout_s=a.ready_timeout_s) for n in [u for u, _ in ues] + ess}
+    agents = _start_agents(cfg, [u for u, _ in ues] + ess, out)
     try:
         ns = runtime.load_ns()  # overlapped with the agents' start-up
         for agent in agents.values():
@@ -225,8 +246,7 @@ def run_meg(cfg: Config) -> dict:
         for agent in agents.values():
             agent.stop()
     packets = write_packet_trace(ns, out)
-    messages = pd.DataFrame([m.row() for m in engine.messages.values()],
-                            columns=list(Msg(0, 0, "", "", "", "", 0, b"").row()))
+    messages = _messages(engine)
     requests = _request_rows(cfg, engine, refs)
     table = report.overhead(messages, packets, requests)
     quality = report.per_protocol(requests)
@@ -252,3 +272,142 @@ def run_meg(cfg: Config) -> dict:
     logging.getLogger().removeHandler(handler)
     return summary
 
+
+# -- scenario meg_sweep ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    series: str      # "ues" (response vs UEs), "ess" (response vs ESs), "snr" (quality vs SNR)
+    x: float         # the swept value: UEs, ESs or SNR (dB)
+    cfg: Config      # the scenario-meg run of this point
+
+    @property
+    def label(self) -> str:
+        return f"{self.series}_{self.x:g}"
+
+
+def sweep_points(cfg: Config) -> list[SweepPoint]:
+    """The sweep as scenario-meg configs, one per point, validated like a `meg` config."""
+    s, m = cfg.meg.sweep, cfg.meg
+    base = cfg.model_dump()
+    d = m.ue_distances_m
+
+    def point(series, x, protocols, ues, ess, snr, reference) -> SweepPoint:
+        data = json.loads(json.dumps(base))  # a deep copy of plain data
+        data["scenario"] = "meg"
+        data["meg"].update(protocols=list(protocols), ue_distances_m=[d[i % len(d)] for i in range(ues)],
+                           num_es=ess, snr_db=snr, reference=reference)
+        try:
+            return SweepPoint(series, float(x), parse_config(data))
+        except ConfigError as exc:
+            raise ConfigError(f"meg.sweep point {series}={x:g}:\n{exc}") from None
+
+    # The response series skip the noiseless reference run: only the SNR series scores quality.
+    points = [point("ues", n, s.ue_protocols, n, s.ue_num_es, m.snr_db, False)
+              for n in s.ue_counts if s.ue_protocols]
+    points += [point("ess", k, s.es_protocols, 1, k, m.snr_db, False) for k in s.es_counts if s.es_protocols]
+    points += [point("snr", snr, s.snr_protocols, 1, s.snr_num_es, snr, m.reference)
+               for snr in s.snr_db if s.snr_protocols]
+    return points
+
+
+def _sweep_agents(cfg: Config, points: list[SweepPoint], out) -> tuple[dict, dict]:
+    """One agent process for the UE side and one for the ES side, shared by all nodes of that
+    side in every point: the engine calls agents one at a time and the fixed compute model
+    charges simulated time from each op's work, so which process computes changes nothing in
+    the results, and the sweep loads the model twice instead of once per node and point."""
+    procs = _start_agents(cfg, ["ue", "es"], out)
+    most_ues = max(len(p.cfg.meg.ue_distances_m) for p in points)
+    most_ess = max(p.cfg.meg.num_es for p in points)
+    nodes = {f"ue{i}": procs["ue"] for i in range(most_ues)} | {f"es{k}": procs["es"] for k in range(most_ess)}
+    return procs, nodes
+
+
+def _grid_rows(pt: SweepPoint, engine: MegEngine, requests: pd.DataFrame, refs: dict) -> list[dict]:
+    """The first image of ue0 per protocol as delivered (and, once, the input and the noiseless
+    reference), PNG-encoded, for the Fig. 5-like grid."""
+    q = requests.set_index("rid")
+    rows = []
+    for r in (r for r in engine.requests if r.ue_index == 0 and r.image_index == 0):
+        rows.append({"protocol": r.protocol.name, "column": f"{pt.x:g} dB", "snr_db": pt.x,
+                     "status": r.status, "psnr_db": q.loc[r.rid, "psnr_db"], "lpips": q.loc[r.rid, "lpips"],
+                     "png": report.png_bytes(r.result)})
+        ref = refs.get(r.rid)
+        rows.append({"protocol": r.protocol.name, "column": "noiseless", "snr_db": np.nan,
+                     "status": "ok" if ref is not None else "missing", "psnr_db": np.nan, "lpips": np.nan,
+                     "png": report.png_bytes(ref)})
+        rows.append({"protocol": "input", "column": "input", "snr_db": np.nan, "status": "ok",
+                     "psnr_db": np.nan, "lpips": np.nan, "png": report.png_bytes(r.original)})
+    return rows
+
+
+def run_meg_sweep(cfg: Config) -> dict:
+    t0 = time.perf_counter()
+    points = sweep_points(cfg)
+    out = results_dir(cfg)
+    (out / "config.json").write_text(cfg.model_dump_json(indent=2))
+    handler = _log_to(out)
+    procs, nodes = _sweep_agents(cfg, points, out)
+    requests, overheads, grid = [], [], []
+    ref_cache: dict = {}
+    wall: dict[str, float] = {}
+    try:
+        ns = runtime.load_ns()  # overlapped with the agents' start-up
+        for agent in procs.values():
+            log.info("agent %s ready: %s", agent.name, agent.wait_ready())
+        wall["agents_ready"] = time.perf_counter() - t0
+        call = bridge_caller(nodes)
+        for pt in tqdm(points, desc="MEG sweep points (ns-3 runs)", unit="point"):
+            t1 = time.perf_counter()
+            point_out = out / "points" / pt.label
+            point_out.mkdir(parents=True)
+            images = _images(pt.cfg)
+            engine, sim_end, _ = _simulate(pt.cfg, ns, call, images)
+            refs = {}
+            if pt.cfg.meg.reference:
+                # With the 'closest' pick rule the noiseless run does not depend on the noisy
+                # one (same requests, same rids): one per series is enough.
+                key = pt.series if pt.cfg.meg.pick == "closest" else pt.label
+                if key not in ref_cache:
+                    ref_cache[key] = _reference(pt.cfg, call, images, engine)
+                refs = ref_cache[key]
+            packets = write_packet_trace(ns, point_out)
+            messages = _messages(engine)
+            messages.to_parquet(point_out / "messages.parquet", index=False)
+            req = _request_rows(pt.cfg, engine, refs)
+            where = {"series": pt.series, "x": pt.x, "point": pt.label, "ues": len(pt.cfg.meg.ue_distances_m),
+                     "num_es": pt.cfg.meg.num_es}
+            overheads.append(report.overhead(messages, packets, req).assign(**where))
+            requests.append(req.assign(**where, simulated_s=sim_end))
+            if pt.series == "snr":
+                grid += _grid_rows(pt, engine, req, refs)
+            wall[pt.label] = time.perf_counter() - t1
+    finally:
+        for agent in procs.values():
+            agent.stop()
+    requests = pd.concat(requests, ignore_index=True)
+    overhead = pd.concat(overheads, ignore_index=True)
+    response, quality = report.response_table(requests), report.quality_table(requests)
+    # The input and noiseless cells are the same at every SNR point: keep the first.
+    grid = pd.DataFrame(grid).drop_duplicates(["protocol", "column"]) if grid else pd.DataFrame()
+    for name, frame in (("requests", requests), ("overhead", overhead), ("response", response),
+                        ("quality", quality), ("grid", grid)):
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+    report.response_figure(response, out / "response.png")
+    report.quality_figure(quality, out / "quality.png")
+    if not grid.empty:
+        report.grid_figure(grid, out / "grid.png", f"{cfg.images.names[0]}, '{cfg.meg.prompt}': delivered "
+                                                   f"image per protocol and feature-channel SNR")
+    md = report.sweep_markdown(response, quality)
+    (out / "sweep.md").write_text(md + "\n")
+    wall["total"] = time.perf_counter() - t0
+    summary = {
+        "name": cfg.name, "seed": cfg.seed, "results": str(out), "points": [p.label for p in points],
+        "requests": len(requests), "status_counts": requests["status"].value_counts().to_dict(),
+        "response": json.loads(response.to_json(orient="records")),
+        "quality": json.loads(quality.to_json(orient="records")), "wall_s": wall, "markdown": md,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    logging.getLogger().removeHandler(handler)
+    return summary

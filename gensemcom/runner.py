@@ -96,7 +96,7 @@ def start_agent_processes(cfg: Config, out: Path, streams: list[str] | None = No
     """The encoder and generator agents of a run (started, not yet ready)."""
     a = cfg.agents
     options = {"threads": a.threads, "seed": cfg.seed, "streams": streams or cfg.app.streams,
-               "models": cfg.models.model_dump()}
+               "models": cfg.models.model_dump(), "edge_format": cfg.app.edge_format}
     return {role: AgentProcess(role, role, options, out, timeout_s=a.timeout_s, retries=a.retries,
                                ready_timeout_s=a.ready_timeout_s) for role in ("encoder", "generator")}
 
@@ -135,6 +135,7 @@ class Run:
         self.out = results_dir(cfg)
         self.units: list[Unit] = []
         self.agents: dict[str, AgentProcess] = {}
+        self.local_sink = False
 
     # -- agents ---------------------------------------------------------------------------
     def spawn_agents(self) -> None:
@@ -192,10 +193,23 @@ class Run:
         ns.RngSeedManager.SetRun(cfg.seed)
         g.GscTraceLog.Clear()
 
-        net = lte_edge.build(ns, cfg, REPO_ROOT / "build" / "fading")
+        link = None
+        if cfg.channel == "semantic_link":
+            from gensemcom import link_setup
+            net, link = link_setup.build(ns, cfg)
+        else:
+            net = lte_edge.build(ns, cfg, REPO_ROOT / "build" / "fading")
         self.make_units(net.sources)
         self.encode_units()
-        g.GscConnectLtePhyTraces()
+        if link is not None:
+            # The power split depends on the stream sizes, known once the units are encoded.
+            encoded = [u for u in self.units if u.streams]
+            bits = [8.0 * float(np.mean([len(u.streams[s]) for u in encoded])) if encoded else 8.0
+                    for s in cfg.app.streams]
+            net.info["allocation_applied"] = link_setup.set_powers(cfg, link, bits)
+        else:
+            g.GscConnectLtePhyTraces()
+        self.local_sink = net.sink == net.genai  # the receiver generates for itself: no downlink
 
         def make_app(name: str, listen_port: int = 0, num_ports: int = 1):
             return runtime.install_semantic_app(
@@ -249,7 +263,7 @@ class Run:
                 u.status, u.error = "genai_error", str(exc)
             finally:
                 genai.ReleaseUnit(unit_id)
-            if u.status != "undelivered_downlink":  # failed at the GenAI node: nothing to send
+            if u.status != "undelivered_downlink":  # failed at the GenAI node, or generated locally
                 resolved(unit_id)
 
         def on_sink_unit(unit_id: int) -> None:
@@ -269,6 +283,8 @@ class Run:
 
         stop_s = max((u.t_sent for u in self.units if u.streams), default=0.0) + cfg.sim.drain_s
         self.sim_end_s = self._run_with_progress(ns, stop_s) if pending else 0.0
+        if link is not None:
+            net.info["link_stats"] = link_setup.link_summary(link)
         ns.Simulator.Destroy()
         runtime.keep_alive(net)
         self.net_info = net.info
@@ -300,13 +316,17 @@ class Run:
         u.generated_bytes = len(content)
         now = ns.Simulator.Now().GetSeconds()
         u.t_generated = clock.finish_time(now, u.generate_wall_s)
+        if self.local_sink:
+            u.t_delivered, u.delivered, u.delivered_crc_ok = u.t_generated, content, True
+            u.status = "generated"
+            return
         u.status = "undelivered_downlink"  # until the sink has it
         genai.SendStream(ns.Seconds(u.t_generated - now), sink_addr, DOWNLINK_PORT, u.unit,
                          GENERATED_STREAM, 1, content)
 
     def _run_with_progress(self, ns, stop_s: float, step_s: float = 0.05) -> float:
         """Run until stop_s (or an earlier Simulator::Stop); returns the simulated end time."""
-        bar = tqdm(total=round(stop_s, 3), desc="ns-3 LTE simulation", unit="sim-s",
+        bar = tqdm(total=round(stop_s, 3), desc=f"ns-3 simulation ({self.cfg.channel})", unit="sim-s",
                    bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} sim-s [{elapsed}<{remaining}]")
 
         def tick() -> None:
@@ -391,7 +411,7 @@ class Run:
             "lte": {"transport_blocks": int(len(tb)),
                     "harq_retransmissions": int(plots.harq_retransmission(tb).sum()),
                     "tb_decode_failures": int((tb["ok"] == 0).sum()),
-                    "distinct_mcs": sorted(int(m) for m in tb["mcs"].unique())},
+                    "distinct_mcs": sorted(int(m) for m in tb["mcs"].unique())} if self.cfg.channel == "lte" else None,
             "network": self.net_info, "wall_s": wall,
         }
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))

@@ -67,6 +67,9 @@ class SemanticAgent:
         self.seed = int(options.get("seed", 0))
         models = options.get("models") or {}
         self.streams = check_streams(options.get("streams", DEFAULT_STREAMS))
+        self.edge_format = options.get("edge_format", "zlib")
+        if self.edge_format not in ("zlib", "raw"):
+            raise ValueError(f"edge_format must be zlib or raw, got {self.edge_format!r}")
         self.models: dict[str, object] = {}
         # Model role -> the stream it serves (None: always needed); only what is used is loaded.
         needed = {"encoder": {"prompt": "prompt", "edges": "edge", "codec": "latent"},
@@ -96,7 +99,7 @@ class SemanticAgent:
         prompt = self.models["prompt"].extract(image) if "prompt" in streams else ""  # also the reply's
         produce = {
             "prompt": lambda: prompt.encode(),
-            "edge": lambda: encode_edges(self.models["edges"].detect(image)),
+            "edge": lambda: encode_edges(self.models["edges"].detect(image), compress=self.edge_format == "zlib"),
             "hint": lambda: encode_hint(ldm.make_hint(image, self.hint_side)),
             "latent": lambda: self.models["codec"].encode(image),
         }

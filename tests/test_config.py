@@ -77,7 +77,7 @@ def test_cli_rejects_bad_config_before_ns3_starts(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "config error: lte.rlc: Input should be 'am', 'um' or 'sm' (got 'turbo')"]
+        "config error: lte.rlc: Input should be 'am', 'um', 'sm' or 'per_stream' (got 'turbo')"]
     assert time.monotonic() - start < 15  # no ns-3 import (~15 s) happened
 
 

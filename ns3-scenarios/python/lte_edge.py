@@ -27,7 +27,10 @@ SCHEDULERS = {
     "fdmt": "ns3::FdMtFfMacScheduler",
     "tdmt": "ns3::TdMtFfMacScheduler",
 }
-RLC_MAPPING = {"am": "RlcAmAlways", "um": "RlcUmAlways", "sm": "RlcSmAlways"}
+# per_stream: ns-3 picks RLC by the bearer's QCI packet error rate (AM below 1e-5, else UM):
+# the prompt on the default bearer (QCI 9, 1e-6: AM), conditioning streams on a dedicated
+# QCI 7 bearer (1e-3: UM), as the latency-aware paper wants (reliable prompt, best-effort rest).
+RLC_MAPPING = {"am": "RlcAmAlways", "um": "RlcUmAlways", "sm": "RlcSmAlways", "per_stream": "PacketErrorRateBased"}
 # ns-3 names the MI-based AMC model "Vienna" in its enum checker.
 AMC_MODELS = {"mi": "Vienna", "piro": "PiroEW2010"}
 ENB_HEIGHT_M = 30.0
@@ -44,6 +47,7 @@ class Network:
     genai: str = EDGE_SERVER
     info: dict = field(default_factory=dict)        # what was built, for summary.json
     keep: list = field(default_factory=list)        # ns-3 helpers that must outlive the run
+    devices: dict = field(default_factory=dict)     # UE name -> its LteUeNetDevice
 
 
 def _value(ns, v):
@@ -68,8 +72,30 @@ def build(ns, cfg, cache_dir: Path) -> Network:
             net.sources.append(ue.name)
         else:
             net.sink = ue.name
+    if cfg.lte.rlc == "per_stream" and len(cfg.app.streams) > 1:
+        for name in net.sources:
+            conditioning_bearer(ns, lte, net.devices[name], CONDITIONING_PORTS[0],
+                                CONDITIONING_PORTS[0] + len(cfg.app.streams) - 2)
+        net.info["bearers"] = {"prompt": "default, QCI 9 (RLC AM)",
+                               "conditioning": "dedicated, QCI 7 (RLC UM)", "ports": [
+                                   CONDITIONING_PORTS[0], CONDITIONING_PORTS[0] + len(cfg.app.streams) - 2]}
     net.keep += [lte, epc, p2p, internet]
     return net
+
+
+# Uplink ports of the conditioning streams: the runner sends stream i to UPLINK_PORT (9000) + i.
+CONDITIONING_PORTS = (9001, 9099)
+
+
+def conditioning_bearer(ns, lte, ue_dev, port_lo: int, port_hi: int) -> None:
+    """A dedicated uplink bearer (QCI 7, non-GBR) for UDP to ports port_lo..port_hi."""
+    g = ns.cppyy.gbl.ns3
+    tft = g.Create[g.EpcTft]()  # SimpleRefCount, not an Object
+    pf = g.EpcTft.PacketFilter()
+    pf.direction = g.EpcTft.UPLINK
+    pf.remotePortStart, pf.remotePortEnd = port_lo, port_hi
+    tft.Add(pf)
+    lte.ActivateDedicatedEpsBearer(ue_dev, g.EpsBearer(g.EpsBearer.NGBR_VOICE_VIDEO_GAMING), tft)
 
 
 def lte_helpers(ns, lte_cfg, seed: int, cache_dir: Path):
@@ -176,9 +202,26 @@ def attach_ues(ns, lte, epc, internet, routing, net: Network, ues: list[tuple[st
         routing.GetStaticRouting(node.GetObject[ns.Ipv4]()).SetDefaultRoute(gateway, 1)
         net.nodes[name] = node
         net.addresses[name] = ue_ifs.GetAddress(i)
+        net.devices[name] = ue_devs.Get(i)
     lte.Attach(ue_devs, enb_devs.Get(0))
     # Fix every random stream the LTE model draws from: same seed => same trace.
     lte.AssignStreams(enb_devs, 1000)
     lte.AssignStreams(ue_devs, 2000)
     net.keep += [mobility, pos]
     return [name for name, _ in ues]
+
+
+def bearer_rlc_types(ns, ue_dev) -> dict[int, str]:
+    """{DRB id: RLC class} of a UE once its bearers are set up (read from its RRC)."""
+    rrc = ue_dev.GetObject[ns.LteUeNetDevice]().GetRrc()
+    drbs = ns.ObjectMapValue()
+    rrc.GetAttribute("DataRadioBearerMap", drbs)
+    out = {}
+    for key in range(1, 33):  # the map is keyed by DRB id (1..32), not 0..N-1
+        info = drbs.Get(key)
+        if not info:
+            continue
+        rlc = ns.PointerValue()
+        info.GetAttribute("LteRlc", rlc)
+        out[key] = str(rlc.GetObject().GetInstanceTypeId().GetName())
+    return out

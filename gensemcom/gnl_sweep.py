@@ -1,0 +1,68 @@
+"""Scenario `gnl_sweep`: the generative network layer's curves and flow optimisation (paper
+generative-network-layer.md, Figs. 2-4), from measured data, no ns-3.
+
+    ./run.sh configs/gnl_sweep.json
+
+Writes points.parquet (every measured curve point), fits.parquet (family, parameters, r^2 per
+curve and metric), fig4.parquet (optimal prompt size, objective, G_flow per c_sg, w, curve,
+metric), claims.parquet + gains_over_jpeg.parquet, fig2_rate_perception.png,
+fig3_rate_distortion.png, fig4_prompt_size_and_gain.png, fig4_vs_capacity.png, summary.json.
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from gensemcom.analysis import gnl_curves as gc
+from gensemcom.config import Config
+from gensemcom.runner import results_dir
+
+
+def _markdown(frame: pd.DataFrame, floats: str = "{:.4g}") -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in frame.iterrows():
+        lines.append("| " + " | ".join(floats.format(v) if isinstance(v, float) else str(v) for v in r) + " |")
+    return "\n".join(lines)
+
+
+def run_gnl_sweep(cfg: Config) -> dict:
+    import torch
+
+    torch.set_num_threads(1)  # a shared 2-core machine; also keeps the features reproducible
+    sw, g = cfg.gnl_sweep, cfg.gnl
+    out = results_dir(cfg)
+    (out / "config.json").write_text(cfg.model_dump_json(indent=2))
+
+    points, info = gc.measure_points(cfg)
+    fit_table, fits, fid_max = gc.fit_all(points, sw.families)
+    settings = [(g.c_sg, w) for w in sw.weights + sw.claim_weights] + [(c, w) for c in sw.c_sg_values for w in sw.claim_weights]
+    opt = gc.optimise(fits, g, settings, sw.optimiser_grid)
+    claims, gains = gc.claims(fits, opt, sw.codec_rates, sw.claim_weights, g.c_sg)
+
+    points.to_parquet(out / "points.parquet", index=False)
+    fit_table.to_parquet(out / "fits.parquet", index=False)
+    opt.to_parquet(out / "fig4.parquet", index=False)
+    claims.to_parquet(out / "claims.parquet", index=False)
+    gains.to_parquet(out / "gains_over_jpeg.parquet", index=False)
+    n = info["n_images"]
+    gc.plot_curves(points, fits, "P", out / "fig2_rate_perception.png",
+                   f"Fig. 2: rate-perception, FID / {fid_max:.0f} (PE fit at 0 bpp), {n} images")
+    gc.plot_curves(points, fits, "D", out / "fig3_rate_distortion.png",
+                   f"Fig. 3: rate-distortion, MSE / MSE(colour-inverted), {n} images")
+    gc.plot_fig4(opt, g.c_sg, out / "fig4_prompt_size_and_gain.png")
+    gc.plot_capacity(opt, sw.claim_weights, out / "fig4_vs_capacity.png")
+
+    fit_md = _markdown(fit_table[["curve", "metric", "family", "formula", "params", "r2", "adj_r2", "n_points"]])
+    fig4 = opt[(opt["c_sg"] == g.c_sg) & opt["feasible"]].pivot_table(
+        index=["metric", "weight"], columns="curve", values=["prompt_bpp", "flow_gain"]).round(3)
+    capacity = opt[opt["weight"].isin(sw.claim_weights) & (opt["metric"] == "P")].pivot_table(
+        index=["weight", "c_sg"], columns="curve", values="flow_gain").round(3)
+    summary = {"name": cfg.name, "results": str(out), **info, "fid_max_pe_fit_at_0": fid_max,
+               "capacities": {"c_sr": g.c_sr, "c_rd": g.c_rd, "c_sg": g.c_sg, "c_gd": g.c_gd, "L": gc.RAW_BPP},
+               "fits": fit_table.to_dict("records"), "claims": claims.to_dict("records"),
+               "gains_over_jpeg": gains.to_dict("records")}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    return {**summary, "fits_markdown": fit_md, "claims_markdown": _markdown(claims),
+            "fig4_text": fig4.to_string(), "capacity_text": capacity.to_string()}
