@@ -140,7 +140,8 @@ def max_ber_for(summary: pd.DataFrame, target: float, fmt: str, metric: str = "s
     return float(10 ** b[-1])
 
 
-def plot(summary: pd.DataFrame, path) -> None:
+def plot(summary: pd.DataFrame, path=None):
+    """Fig. 2 equivalent; without a path the figure is returned (for notebooks)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -162,5 +163,8 @@ def plot(summary: pd.DataFrame, path) -> None:
     axes[0].legend(fontsize=8)
     fig.suptitle("Generation quality vs edge-map BER (mean, 95 % CI)")
     fig.tight_layout()
+    if path is None:
+        return fig
     fig.savefig(path, dpi=130)
     plt.close(fig)
+    return None

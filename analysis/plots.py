@@ -123,11 +123,12 @@ def latency_aware_fig4(curves: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def latency_aware_fig4_measured(curves: pd.DataFrame, measured: pd.DataFrame, path: Path) -> None:
+def latency_aware_fig4_measured(curves: pd.DataFrame, measured: pd.DataFrame, path: Path | None = None):
     """Fig. 4 equivalents with the packet-level ns-3 measurement on the analytic curves: lines
     are the analytic model (solid continuous rate, dashed discrete M), markers with 95 %
     intervals the semantic-link simulation (circles AWGN, triangles Rayleigh block fading),
-    dotted lines the fading-averaged analytic reference of the Rayleigh points."""
+    dotted lines the fading-averaged analytic reference of the Rayleigh points. Without a path
+    the figure is returned (for notebooks) instead of written."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
     panels = [("prompt_share", "(a) prompt power share (%)", 100.0), ("latency_ms", "(b) latency (ms)", 1.0),
               ("bits_per_symbol", "(c) edge map bits/symbol", 1.0), ("prompt_retx", "(d) prompt retransmissions", 1.0)]
@@ -167,5 +168,8 @@ def latency_aware_fig4_measured(curves: pd.DataFrame, measured: pd.DataFrame, pa
         ax.set_xlabel("average SNR (dB)")
     fig.suptitle("Latency-aware multi-stream transmission: analytic (lines) vs ns-3 semantic link (markers)")
     fig.tight_layout(rect=(0, 0.14, 1, 1))
+    if path is None:  # a notebook shows it
+        return fig
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -67,14 +68,14 @@ def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
     from gensemcom.latency_sweep import run_latency_sweep
 
     cfg = parse_config({
-        "name": "sweep_test", "scenario": "latency_sweep", "output_dir": str(tmp_path),
+        "name": "gen_semcom_sweep", "scenario": "latency_sweep", "output_dir": str(tmp_path),
         "images": {"names": ["kodim23"], "size": 64},
         "latency_sweep": {"snr_db": [20.0], "units": 50,
                           "packet_runs": [{"scheme": "discrete", "fading": "awgn"}],
                           "quality_targets": [0.5],
                           "phi": {"bers": [1e-4, 1e-1], "seeds": [0], "crops_per_image": 0, "formats": ["raw"]}}})
     summary = run_latency_sweep(cfg)
-    out = tmp_path / "sweep_test"
+    out = tmp_path / "gen_semcom_sweep"
     run_dir = next(out.iterdir())
     for name in ("table2.csv", "fig4_analytic.parquet", "fig4_packet.parquet", "fig4.png",
                  "fig2_phi.parquet", "fig2_phi.png", "lemma1_with_phi.parquet", "summary.json"):
@@ -85,6 +86,14 @@ def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
     assert set(phi["condition"]) == {"prompt_only", "prompt_edge"} and phi["n"].eq(1).all()
     assert json.loads((run_dir / "summary.json").read_text())["fig4_agreement"]["edge_latency"]["max_abs_gap"] < 1e-3
     assert "Table II" in summary["table"]
+    # The notebook redraws everything from this folder.
+    import os
+    from unittest import mock
+
+    from notebooks import run_notebook
+    with mock.patch.dict(os.environ, {"GENSEMCOM_RESULTS_ROOT": str(tmp_path)}):
+        ns = run_notebook(Path(__file__).resolve().parents[1] / "analysis" / "latency_aware.ipynb")
+    assert ns["folder"] == run_dir and ns["fig4"] is not None and ns["fig2"] is not None
 
 
 def test_sweep_config_rejects_bad_runs():

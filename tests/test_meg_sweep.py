@@ -14,6 +14,7 @@ import pytest
 from gensemcom.analysis import meg as report
 from gensemcom.config import ConfigError, load_config, parse_config
 from gensemcom.meg import sweep_points
+from notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "analysis" / "meg.ipynb"
@@ -154,22 +155,6 @@ def test_png_round_trip_and_grid_through_parquet(tmp_path):
 
 
 # -- the notebook --------------------------------------------------------------------------
-
-def run_notebook(path: Path) -> dict:
-    """Execute a notebook's code cells in order in one namespace (what nbconvert --execute
-    does, without a kernel); returns the namespace."""
-    nb = json.loads(path.read_text())
-    ns: dict = {"__name__": "__main__"}
-    for i, cell in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
-        code = "".join(cell["source"])
-        try:
-            exec(compile(code, f"{path.name} code cell {i}", "exec"), ns)
-        except Exception as exc:  # noqa: BLE001 - say which cell
-            raise AssertionError(f"{path.name} code cell {i} failed: {type(exc).__name__}: {exc}") from exc
-    import matplotlib.pyplot as plt
-    plt.close("all")
-    return ns
-
 
 def test_notebook_is_nbformat_v4_and_imports_only_analysis_pandas_matplotlib():
     nb = json.loads(NOTEBOOK.read_text())

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_meg_sweep import NOTEBOOK, run_notebook
+from notebooks import run_notebook
+from test_meg_sweep import NOTEBOOK
 
 from gensemcom.analysis import meg as report
 
