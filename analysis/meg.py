@@ -1,5 +1,14 @@
 """Mobile edge generation results: the overhead table (the paper's Fig. 6) measured from the
-packet trace, response time and quality per protocol, and their figures."""
+packet trace, response time and quality per protocol, and their figures.
+
+Quality of a delivered image: PSNR and LPIPS (vs the input and vs the noiseless run), and two
+perceptual-distribution measures on Inception-v3 pool features (analysis.fid), never mixed:
+  inception_cosine   per image, an FID *substitute*: cosine of the features of the delivered vs
+                     the input image (the image part of analysis.clip_score.clip_substitute);
+  fid, kid, kid_std  FID and KID of the delivered images vs their input images over a group
+                     (protocol, or protocol and SNR), only where the group has fid_n >= 2 images
+                     (see FID_NOTE: with a handful of images they compare methods, nothing more).
+"""
 
 from __future__ import annotations
 
@@ -61,18 +70,101 @@ def overhead(messages: pd.DataFrame, packets: pd.DataFrame, requests: pd.DataFra
     return table.reset_index()
 
 
+# -- Inception-feature quality: the per-image FID substitute and FID / KID over a group -------
+
+# Per request (requests.parquet): the Inception-v3 pool features (float32, 2048) of the delivered
+# image and of its input image, None where nothing was delivered; FID / KID are computed from them.
+FEATURES, FEATURES_INPUT = "inception_feat", "inception_feat_input"
+MIN_FID_N = 2  # FID / KID need at least two images per set
+QUALITY_COLUMNS = ["psnr_db", "lpips", "psnr_ref_db", "lpips_ref", "inception_cosine"]
+FID_COLUMNS = ["fid_n", "fid", "kid", "kid_std"]
+SUBSTITUTE_NOTE = (
+    "inception_cosine is a per-image FID substitute, not FID: the cosine of the Inception-v3 pool3 "
+    "features (the FID network, analysis.fid) of the delivered vs the input image, 1 for identical "
+    "features. The features are post-ReLU (non-negative), so it lies in [0, 1] and is far from 0 even "
+    "for unrelated images (kodim23 vs monarch / sail at 128 px: 0.38-0.47); compare it only between "
+    "protocols / SNRs on the same images.")
+FID_NOTE = (
+    f"fid / kid: FID and KID (mean, std over subsets) of the delivered images vs their input images "
+    f"over the fid_n delivered images of a protocol (and SNR), only where fid_n >= {MIN_FID_N}. ")
+
+
+def fid_note() -> str:
+    from .fid import SAMPLE_SIZE_CAVEAT
+    return FID_NOTE + SAMPLE_SIZE_CAVEAT
+
+
+def inception_cosine(feat_a, feat_b) -> float:
+    """Cosine of two Inception feature vectors (the FID substitute); NaN for a zero vector."""
+    u, v = np.asarray(feat_a, np.float64).ravel(), np.asarray(feat_b, np.float64).ravel()
+    den = np.linalg.norm(u) * np.linalg.norm(v)
+    return float(np.clip(u @ v / den, -1.0, 1.0)) if den > 0 else np.nan
+
+
+def inception_scores(delivered: list[np.ndarray | None], inputs: list[np.ndarray]) -> tuple[list, list, list]:
+    """Per pair (delivered image or None, its input image): the FID substitute and both feature
+    vectors (float32); NaN / None where nothing was delivered. Each distinct input image is
+    featurised once (a sweep point sends the same image many times)."""
+    from .fid import inception_features
+
+    distinct: dict[tuple, np.ndarray] = {}
+    for im in inputs:
+        distinct.setdefault((im.shape, im.tobytes()), im)
+    feats_in = dict(zip(distinct, inception_features(list(distinct.values())).astype(np.float32))) if distinct else {}
+    got = [i for i, im in enumerate(delivered) if im is not None]
+    feats_out = dict(zip(got, inception_features([delivered[i] for i in got]).astype(np.float32))) if got else {}
+    cos, fd, fi = [], [], []
+    for i, im in enumerate(inputs):
+        f_out = feats_out.get(i)
+        f_in = feats_in[(im.shape, im.tobytes())] if f_out is not None else None
+        cos.append(inception_cosine(f_out, f_in) if f_out is not None else np.nan)
+        fd.append(f_out)
+        fi.append(f_in)
+    return cos, fd, fi
+
+
+def _vector(x) -> bool:
+    return isinstance(x, (np.ndarray, list)) and len(x) > 0
+
+
+def fid_kid(frame: pd.DataFrame) -> dict:
+    """FID / KID of the delivered vs input images of the finished requests in `frame` (their
+    Inception features), with their number fid_n; NaN below MIN_FID_N or without features."""
+    out = {"fid_n": 0, "fid": np.nan, "kid": np.nan, "kid_std": np.nan}
+    if FEATURES not in frame or FEATURES_INPUT not in frame:
+        return out
+    ok = frame[frame["status"] == "ok"] if "status" in frame else frame
+    pairs = [(a, b) for a, b in zip(ok[FEATURES], ok[FEATURES_INPUT]) if _vector(a) and _vector(b)]
+    out["fid_n"] = len(pairs)
+    if len(pairs) >= MIN_FID_N:
+        from .fid import fid, kid
+        a = np.stack([np.asarray(p[0], np.float64) for p in pairs])
+        b = np.stack([np.asarray(p[1], np.float64) for p in pairs])
+        out["fid"] = fid(a, b)
+        out["kid"], out["kid_std"] = kid(a, b)
+    return out
+
+
+def _quality_means(ok: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Means of the per-request quality columns (those present) and FID / KID per group."""
+    cols = [c for c in QUALITY_COLUMNS if c in ok]
+    means = ok.groupby(keys)[cols].mean().reindex(columns=QUALITY_COLUMNS)
+    dist = pd.DataFrame([{**dict(zip(keys, k if isinstance(k, tuple) else (k,))), **fid_kid(g)}
+                         for k, g in ok.groupby(keys)], columns=keys + FID_COLUMNS).set_index(keys)
+    return means.join(dist)
+
+
 def per_protocol(requests: pd.DataFrame) -> pd.DataFrame:
     """Response time and quality per protocol over its finished requests."""
     order = list(dict.fromkeys(requests["protocol"]))
     ok = requests[requests["status"] == "ok"]
     # PSNR is infinite for an image identical to its reference (full_ue vs its noiseless run).
     agg = ok.groupby("protocol").agg(
-        requests_ok=("rid", "size"), response_s=("response_s", "mean"), response_max_s=("response_s", "max"),
-        psnr_db=("psnr_db", "mean"), lpips=("lpips", "mean"),
-        psnr_ref_db=("psnr_ref_db", "mean"), lpips_ref=("lpips_ref", "mean"))
-    agg = agg.reindex(order)
+        requests_ok=("rid", "size"), response_s=("response_s", "mean"), response_max_s=("response_s", "max"))
+    agg = agg.join(_quality_means(ok, ["protocol"])).reindex(order)
     agg["requests"] = requests.groupby("protocol").size().reindex(order)
     agg["requests_ok"] = agg["requests_ok"].fillna(0).astype(int)
+    agg["fid_n"] = agg["fid_n"].fillna(0).astype(int)
     return agg.reset_index()
 
 
@@ -90,11 +182,20 @@ def _num(x, fmt: str) -> str:
     return "–" if x is None or not np.isfinite(x) else format(x, fmt)
 
 
+def _fid_cell(row) -> str:
+    n = row.get("fid_n", 0)
+    n = int(n) if n is not None and np.isfinite(n) else 0
+    if n < MIN_FID_N or not np.isfinite(row.get("fid", np.nan)):
+        return f"– (n={n})"
+    return f"{row['fid']:.1f} / {row['kid']:.4f} (n={n})"
+
+
 def markdown(table: pd.DataFrame, quality: pd.DataFrame) -> str:
     q = quality.set_index("protocol")
     lines = ["| protocol | uplink | downlink | total | reduction vs centralised | paper: uplink | downlink | total | "
-             "reduction | response (ms) | PSNR (dB) | LPIPS | PSNR vs noiseless (dB) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "reduction | response (ms) | PSNR (dB) | LPIPS | PSNR vs noiseless (dB) | "
+             "inception_cosine (FID substitute) | FID / KID vs input (n) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
         qr = q.loc[r["protocol"]] if r["protocol"] in q.index else {}
         lines.append("| " + " | ".join([
@@ -103,8 +204,9 @@ def markdown(table: pd.DataFrame, quality: pd.DataFrame) -> str:
             _bits(r["paper_uplink_bits"]), _bits(r["paper_downlink_bits"]), _bits(r["paper_total_bits"]),
             "–" if r["paper_reduction"] is None or not np.isfinite(r["paper_reduction"]) else f"x{r['paper_reduction']:.1f}",
             _num(qr.get("response_s", np.nan) * 1e3, ".0f"), _num(qr.get("psnr_db", np.nan), ".2f"),
-            _num(qr.get("lpips", np.nan), ".3f"), _num(qr.get("psnr_ref_db", np.nan), ".2f")]) + " |")
-    return "\n".join(lines)
+            _num(qr.get("lpips", np.nan), ".3f"), _num(qr.get("psnr_ref_db", np.nan), ".2f"),
+            _num(qr.get("inception_cosine", np.nan), ".3f"), _fid_cell(qr)]) + " |")
+    return "\n".join(lines) + "\n\n" + SUBSTITUTE_NOTE + "\n\n" + fid_note()
 
 
 def figure(table: pd.DataFrame, quality: pd.DataFrame, requests: pd.DataFrame, path: Path | None = None):
@@ -138,7 +240,9 @@ def figure(table: pd.DataFrame, quality: pd.DataFrame, requests: pd.DataFrame, p
     ax.set_ylabel("dB")
     ax2 = ax.twinx()
     ax2.plot(x, qq["lpips"], "ko-", label="LPIPS vs input")
-    ax2.set_ylabel("LPIPS")
+    if "inception_cosine" in qq:
+        ax2.plot(x, qq["inception_cosine"], "rs--", label="Inception cosine vs input (FID substitute)")
+    ax2.set_ylabel("LPIPS / Inception cosine")
     ax.set_title("Quality of the delivered image")
     ax.legend(fontsize=7, loc="lower left")
     ax2.legend(fontsize=7, loc="lower right")
@@ -216,16 +320,17 @@ def response_table(requests: pd.DataFrame) -> pd.DataFrame:
 
 def quality_table(requests: pd.DataFrame) -> pd.DataFrame:
     """Quality per protocol and SNR (the SNR series): PSNR / LPIPS of the delivered image vs the
-    input and vs the noiseless run, means over the finished requests."""
+    input and vs the noiseless run and the FID substitute inception_cosine, means over the
+    finished requests; FID / KID vs the inputs where a point has fid_n >= 2 delivered images."""
     r = requests[requests["series"] == "snr"].rename(columns={"x": "snr"})
-    cols = ["psnr_db", "lpips", "psnr_ref_db", "lpips_ref"]
     if r.empty:
-        return pd.DataFrame(columns=["snr", "protocol", "requests", "requests_ok"] + cols)
+        return pd.DataFrame(columns=["snr_db", "protocol", "requests", "requests_ok"] + QUALITY_COLUMNS + FID_COLUMNS)
     ok = r[r["status"] == "ok"]
-    agg = ok.groupby(["snr", "protocol"])[cols].mean()
     counts = r.groupby(["snr", "protocol"]).agg(requests=("rid", "size"),
                                                  requests_ok=("status", lambda s: int((s == "ok").sum())))
-    return _in_run_order(counts.join(agg).reset_index(), requests, ["snr"]).rename(columns={"snr": "snr_db"})
+    table = counts.join(_quality_means(ok, ["snr", "protocol"]))
+    table["fid_n"] = table["fid_n"].fillna(0).astype(int)
+    return _in_run_order(table.reset_index(), requests, ["snr"]).rename(columns={"snr": "snr_db"})
 
 
 def _in_run_order(frame: pd.DataFrame, requests: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -272,17 +377,34 @@ def response_figure(response: pd.DataFrame, path: Path | None = None):
 
 
 def quality_figure(quality: pd.DataFrame, path: Path | None = None):
-    """PSNR and LPIPS of the delivered image vs the feature channel's SNR, against the input
-    image and against the same protocol's noiseless run."""
-    fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
-    for ax, col, title in ((axes[0], "psnr_db", "PSNR vs input (dB)"), (axes[1], "lpips", "LPIPS vs input"),
-                           (axes[2], "psnr_ref_db", "PSNR vs noiseless run (dB)"),
-                           (axes[3], "lpips_ref", "LPIPS vs noiseless run")):
-        _lines(ax, quality, "snr_db", col)
+    """Quality of the delivered image vs the feature channel's SNR. Top row against the input
+    image: PSNR, LPIPS and the FID substitute (Inception-feature cosine); bottom row against the
+    same protocol's noiseless run: PSNR, LPIPS; and FID vs the inputs where a point had
+    fid_n >= 2 images (else a note)."""
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8.4))
+    panels = ((axes[0, 0], "psnr_db", "PSNR vs input (dB)"), (axes[0, 1], "lpips", "LPIPS vs input"),
+              (axes[0, 2], "inception_cosine", "Inception-feature cosine vs input\n(FID substitute, per image)"),
+              (axes[1, 0], "psnr_ref_db", "PSNR vs noiseless run (dB)"),
+              (axes[1, 1], "lpips_ref", "LPIPS vs noiseless run"))
+    for ax, col, title in panels:
+        if col in quality:
+            _lines(ax, quality, "snr_db", col)
         ax.set_xlabel("feature channel SNR (dB)")
         ax.set_title(title)
+    ax = axes[1, 2]
+    fid = pd.to_numeric(quality["fid"], errors="coerce") if "fid" in quality else pd.Series(dtype=float)
+    if fid.notna().any():
+        _lines(ax, quality, "snr_db", "fid")
+        ax.set_xlabel("feature channel SNR (dB)")
+        ax.set_title(f"FID vs input (points with n >= {MIN_FID_N} images; small-sample)")
+    else:
+        n = int(quality["fid_n"].max()) if "fid_n" in quality and not quality.empty else 0
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"FID / KID not computed:\nat most n = {n} delivered image(s) per\n"
+                f"protocol and SNR (need n >= {MIN_FID_N});\nsee the FID substitute above",
+                ha="center", va="center", fontsize=10, transform=ax.transAxes)
     if not quality.empty:
-        axes[0].legend(fontsize=7, ncol=2)
+        axes[0, 0].legend(fontsize=7, ncol=2)
     return _save(fig, path)
 
 
@@ -347,6 +469,22 @@ def sweep_markdown(response: pd.DataFrame, quality: pd.DataFrame) -> str:
                      f"{_num(q.loc[(p, s), 'lpips'], '.3f')}" if (p, s) in q.index else "–" for s in snrs]
             lines.append(f"| {p} | " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
+        if "inception_cosine" in q:
+            lines = [f"| inception_cosine vs input (FID substitute, per-image mean) | {' | '.join(head)} |",
+                     "|---" * (len(head) + 1) + "|"]
+            lines += [f"| {p} | " + " | ".join(_num(q.loc[(p, s), "inception_cosine"], ".3f") if (p, s) in q.index
+                                               else "–" for s in snrs) + " |" for p in order]
+            parts.append("\n".join(lines) + "\n\n" + SUBSTITUTE_NOTE)
+        if "fid" in q and pd.to_numeric(q["fid"], errors="coerce").notna().any():
+            lines = [f"| FID / KID vs input (n) | {' | '.join(head)} |", "|---" * (len(head) + 1) + "|"]
+            lines += [f"| {p} | " + " | ".join(_fid_cell(q.loc[(p, s)]) if (p, s) in q.index else "–"
+                                               for s in snrs) + " |" for p in order]
+            parts.append("\n".join(lines) + "\n\n" + fid_note())
+        else:
+            n = int(q["fid_n"].max()) if "fid_n" in q and len(q) else 0
+            parts.append(f"FID / KID: not computed, at most n = {n} delivered image(s) per protocol and SNR "
+                         f"(they need n >= {MIN_FID_N}); inception_cosine above is the per-image substitute. "
+                         + fid_note())
     return "\n\n".join(parts)
 
 

@@ -168,9 +168,13 @@ def _request_rows(cfg: Config, engine: MegEngine, refs: dict) -> pd.DataFrame:
     from gensemcom.analysis.lpips import lpips_score
 
     rows = []
-    for r in tqdm(engine.requests, desc="metrics (PSNR, LPIPS)", unit="request"):
+    delivered = [r.result if r.status == "ok" and r.result is not None and r.result.shape == r.original.shape
+                 else None for r in engine.requests]
+    # The FID substitute per request and the Inception features FID / KID are computed from.
+    cosine, feats, feats_in = report.inception_scores(delivered, [r.original for r in engine.requests])
+    for i, r in enumerate(tqdm(engine.requests, desc="metrics (PSNR, LPIPS)", unit="request")):
         psnr = lp = psnr_ref = lp_ref = np.nan
-        ok = r.status == "ok" and r.result is not None and r.result.shape == r.original.shape
+        ok = delivered[i] is not None
         if ok:
             psnr, lp = metrics.psnr(r.original, r.result), lpips_score(r.original, r.result)
             ref = refs.get(r.rid)
@@ -182,7 +186,8 @@ def _request_rows(cfg: Config, engine: MegEngine, refs: dict) -> pd.DataFrame:
             "t_request": r.t_request, "t_done": r.t_done, "response_s": r.t_done - r.t_request if ok else np.nan,
             "compute_ue_s": r.compute_s.get(r.ue, 0.0),
             "compute_es_s": sum(v for k, v in r.compute_s.items() if k != r.ue),
-            "picked_es": r.picked, "psnr_db": psnr, "lpips": lp, "psnr_ref_db": psnr_ref, "lpips_ref": lp_ref})
+            "picked_es": r.picked, "psnr_db": psnr, "lpips": lp, "psnr_ref_db": psnr_ref, "lpips_ref": lp_ref,
+            "inception_cosine": cosine[i], report.FEATURES: feats[i], report.FEATURES_INPUT: feats_in[i]})
     return pd.DataFrame(rows)
 
 
@@ -266,6 +271,7 @@ def run_meg(cfg: Config) -> dict:
         "requests": len(requests), "status_counts": requests["status"].value_counts().to_dict(),
         "overhead": json.loads(table.to_json(orient="records")),
         "per_protocol": json.loads(quality.to_json(orient="records")),
+        "quality_notes": [report.SUBSTITUTE_NOTE, report.fid_note()],
         "network": net_info, "wall_s": wall, "markdown": md,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
@@ -406,7 +412,8 @@ def run_meg_sweep(cfg: Config) -> dict:
         "name": cfg.name, "seed": cfg.seed, "results": str(out), "points": [p.label for p in points],
         "requests": len(requests), "status_counts": requests["status"].value_counts().to_dict(),
         "response": json.loads(response.to_json(orient="records")),
-        "quality": json.loads(quality.to_json(orient="records")), "wall_s": wall, "markdown": md,
+        "quality": json.loads(quality.to_json(orient="records")),
+        "quality_notes": [report.SUBSTITUTE_NOTE, report.fid_note()], "wall_s": wall, "markdown": md,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     logging.getLogger().removeHandler(handler)

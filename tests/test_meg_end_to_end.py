@@ -41,6 +41,7 @@ def test_outputs_and_overhead_table_printed(meg_run):
         assert (out / name).is_file(), name
     assert "| protocol | uplink | downlink | total | reduction vs centralised |" in stdout
     assert "| ciag |" in stdout and "| uidcg |" in stdout
+    assert "inception_cosine (FID substitute) | FID / KID vs input (n) |" in stdout and "– (n=1)" in stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status_counts"] == {"ok": 2} and summary["edge_servers"] == 2
 
@@ -89,4 +90,9 @@ def test_radio_activity_response_and_quality(meg_run):
     assert (requests.response_s > 0).all() and (requests.t_done >= requests.t_request).all()
     assert np.isfinite(requests.psnr_db).all() and (requests.psnr_db > 10).all()
     assert requests.lpips.between(0, 1).all()
+    assert requests.inception_cosine.between(0, 1).all()          # the per-image FID substitute
+    assert all(len(f) == 2048 for f in requests.inception_feat)
+    per = pd.read_parquet(out / "protocols.parquet").set_index("protocol")
+    assert (per.fid_n == 1).all() and per.fid.isna().all()         # one image each: no FID / KID
+    assert np.isfinite(per.inception_cosine).all()
     assert (requests.compute_es_s > 0).all() and (requests.compute_ue_s > 0).all()

@@ -87,7 +87,8 @@ def _requests() -> pd.DataFrame:
                                  "response_s": 0.5 + 0.1 * x + 0.01 * ue if ok else np.nan,
                                  "compute_ue_s": 0.1, "compute_es_s": 0.2 * x,
                                  "psnr_db": 15.0 + x / 10, "lpips": 0.5 - x / 100,
-                                 "psnr_ref_db": 20.0 + x / 2, "lpips_ref": 0.3 - x / 100})
+                                 "psnr_ref_db": 20.0 + x / 2, "lpips_ref": 0.3 - x / 100,
+                                 "inception_cosine": 0.8 + x / 1000})
                     rid += 1
     return pd.DataFrame(rows)
 
@@ -111,6 +112,98 @@ def test_quality_table_per_snr_and_protocol():
     assert row["lpips"] == pytest.approx(0.7)
 
 
+def _with_features(requests: pd.DataFrame, n_per_point: dict) -> pd.DataFrame:
+    """SNR-series requests with synthetic Inception features: n_per_point[(snr, protocol)]
+    delivered images per point (extra rows are copies of the first, new rids)."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for _, row in requests[requests["series"] == "snr"].iterrows():
+        for k in range(n_per_point.get((row["x"], row["protocol"]), 1)):
+            f_in = np.abs(rng.normal(size=64)).astype(np.float32)
+            f_out = f_in + np.abs(rng.normal(scale=0.5 + abs(row["x"]) / 40, size=64)).astype(np.float32)
+            rows.append({**row.to_dict(), "rid": len(rows), report.FEATURES: f_out, report.FEATURES_INPUT: f_in,
+                         "inception_cosine": report.inception_cosine(f_out, f_in)})
+    return pd.DataFrame(rows)
+
+
+def test_inception_cosine_is_one_for_identical_features_and_nan_for_zero():
+    f = np.abs(np.random.default_rng(0).normal(size=2048))
+    assert report.inception_cosine(f, f) == pytest.approx(1.0)
+    assert report.inception_cosine(f, 2 * f) == pytest.approx(1.0)
+    assert report.inception_cosine(f, f + np.abs(np.random.default_rng(1).normal(size=2048))) < 1.0
+    assert np.isnan(report.inception_cosine(f, np.zeros_like(f)))
+
+
+def test_fid_substitute_on_real_inception_features():
+    """The substitute through the real Inception-v3 (analysis.fid): 1 for the same image, lower
+    for a noisy copy, lower still for more noise; NaN and no features where nothing arrived."""
+    from gensemcom.analysis import fid as F
+    try:
+        F.model_file()
+    except FileNotFoundError as e:  # pragma: no cover
+        pytest.skip(str(e))
+    yy, xx = np.mgrid[0:64, 0:64]
+    image = np.stack([xx * 4, yy * 4, (xx + yy) * 2], axis=-1).astype(np.uint8)
+    image[16:48, 16:48] = [200, 40, 40]
+    rng = np.random.default_rng(0)
+
+    def noisy(sigma):
+        return np.clip(image + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)
+
+    cos, feats, feats_in = report.inception_scores([image.copy(), noisy(20), noisy(80), None], [image] * 4)
+    assert cos[0] == pytest.approx(1.0, abs=1e-6)
+    assert cos[2] < cos[1] < 0.999
+    assert np.isnan(cos[3]) and feats[3] is None and feats_in[3] is None
+    assert feats[0].dtype == np.float32 and feats[0].shape == (2048,)
+    np.testing.assert_array_equal(feats_in[0], feats_in[2])   # one input, featurised once
+
+
+def test_quality_table_fid_kid_only_where_n_at_least_two():
+    r = _with_features(_requests(), {(-20.0, "ciag"): 3, (20.0, "ciag"): 2})
+    q = report.quality_table(r).set_index(["snr_db", "protocol"])
+    assert {"inception_cosine", "fid_n", "fid", "kid", "kid_std"} <= set(q.columns)
+    assert q.loc[(-20.0, "ciag"), "fid_n"] == 3 and q.loc[(20.0, "ciag"), "fid_n"] == 2
+    assert q.loc[(-20.0, "uidg"), "fid_n"] == 1 and np.isnan(q.loc[(-20.0, "uidg"), "fid"])
+    assert np.isnan(q.loc[(-20.0, "uidg"), "kid"])
+    for snr in (-20.0, 20.0):
+        assert np.isfinite(q.loc[(snr, "ciag"), ["fid", "kid", "kid_std"]].astype(float)).all()
+    sub = r[(r["x"] == -20.0) & (r["protocol"] == "ciag")]
+    assert q.loc[(-20.0, "ciag"), "inception_cosine"] == pytest.approx(sub["inception_cosine"].mean())
+    md = report.sweep_markdown(report.response_table(r), report.quality_table(r))
+    assert "| inception_cosine vs input (FID substitute, per-image mean) |" in md
+    assert "| FID / KID vs input (n) |" in md and "(n=3)" in md and "– (n=1)" in md
+    # per protocol, as a single run reports it
+    per = report.per_protocol(r).set_index("protocol")
+    assert per.loc["ciag", "fid_n"] == 5 and np.isfinite(per.loc["ciag", "fid"])
+    assert per.loc["uidg", "fid_n"] == 2 and np.isfinite(per.loc["uidg", "fid"])
+
+
+def test_per_protocol_markdown_and_figure_carry_the_substitute(tmp_path):
+    r = _with_features(_requests(), {(-20.0, "ciag"): 2})
+    r.to_parquet(tmp_path / "requests.parquet", index=False)
+    back = pd.read_parquet(tmp_path / "requests.parquet")
+    per = report.per_protocol(back)
+    assert list(per.columns[-6:]) == ["inception_cosine", "fid_n", "fid", "kid", "kid_std", "requests"]
+    assert per.set_index("protocol").loc["ciag", "fid_n"] == 3
+    table = pd.DataFrame([{"protocol": p, "uplink_bits": 8e3, "downlink_bits": 8e3, "total_bits": 16e3,
+                           "reduction_vs_full_es": np.nan, "paper_uplink_bits": None, "paper_downlink_bits": None,
+                           "paper_total_bits": None, "paper_reduction": None} for p in ("ciag", "uidg")])
+    md = report.markdown(table, per)
+    assert "| inception_cosine (FID substitute) | FID / KID vs input (n) |" in md
+    assert "(n=3) |" in md and "not FID" in md and "biased estimator" in md
+    report.figure(table, per, back, tmp_path / "meg.png")
+    assert (tmp_path / "meg.png").stat().st_size > 1000
+
+
+def test_quality_figure_has_the_substitute_panel_and_a_fid_note():
+    fig = report.quality_figure(report.quality_table(_requests()))
+    titles = [a.get_title() for a in fig.axes]
+    assert titles[2].startswith("Inception-feature cosine vs input") and "FID substitute" in titles[2]
+    assert "FID / KID not computed" in fig.axes[5].texts[0].get_text()
+    fig = report.quality_figure(report.quality_table(_with_features(_requests(), {(-20.0, "ciag"): 2})))
+    assert fig.axes[5].get_title().startswith("FID vs input")
+
+
 def test_empty_series_give_empty_tables_and_figures(tmp_path):
     only_snr = _requests().query("series == 'snr'")
     assert report.response_table(only_snr).empty
@@ -125,6 +218,8 @@ def test_sweep_markdown_tables():
     assert "| mean response (ms) | 1 UEs | 2 UEs |" in md and "| full_es | 600 | 700 |" in md
     assert "| mean response (ms) | 2 ESs | 3 ESs |" in md
     assert "| ciag | 13.0 / 10.0 / 0.700 | 17.0 / 30.0 / 0.300 |" in md
+    assert "| ciag | 0.780 | 0.820 |" in md                  # the FID substitute, its own table
+    assert "FID / KID: not computed, at most n = 0" in md and "biased estimator" in md
 
 
 def _grid() -> pd.DataFrame:

@@ -86,7 +86,8 @@ def test_quality_vs_snr_and_grid(sweep_run):
     out, _ = sweep_run
     q = pd.read_parquet(out / "quality.parquet").set_index("snr_db")
     assert q.loc[10.0, "psnr_ref_db"] > q.loc[-20.0, "psnr_ref_db"]      # noise hurts
-    assert np.isfinite(q[["psnr_db", "lpips", "psnr_ref_db", "lpips_ref"]].to_numpy()).all()
+    assert np.isfinite(q[["psnr_db", "lpips", "psnr_ref_db", "lpips_ref", "inception_cosine"]].to_numpy()).all()
+    assert q.inception_cosine.between(0, 1).all() and (q.fid_n == 1).all() and q.fid.isna().all()
     grid = pd.read_parquet(out / "grid.parquet")
     assert sorted(grid.column) == ["-20 dB", "10 dB", "input", "noiseless"]
     assert all(report.png_image(p).shape == (64, 64, 3) for p in grid.png)
