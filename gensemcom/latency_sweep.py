@@ -32,8 +32,11 @@ def _packet_level(cfg: Config, p: la.LinkParams) -> tuple[pd.DataFrame, pd.DataF
 
     s = cfg.latency_sweep
     ns = runtime.load_ns()
-    specs = [link_sweep.PointSpec(snr, ber, run["scheme"], run["fading"], s.units, cfg.seed, s.outage_wait_s)
-             for run in s.packet_runs for ber in cfg.latency_aware.target_bers for snr in s.snr_db]
+    grid = [(run, ber, snr) for run in s.packet_runs for ber in cfg.latency_aware.target_bers for snr in s.snr_db]
+    # Each point its own ns-3 run number: with one shared run, every point would reuse the same
+    # random draws and their sampling errors would be correlated (all of one sign).
+    specs = [link_sweep.PointSpec(snr, ber, run["scheme"], run["fading"], s.units, cfg.seed * 100_000 + i + 1,
+                                  s.outage_wait_s) for i, (run, ber, snr) in enumerate(grid)]
     rows, units = [], []
     for spec in tqdm(specs, desc="Fig. 4: semantic-link points (ns-3)", mininterval=5):
         row, per_unit = link_sweep.measure_point(ns, spec, p)
