@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import run_cli
 
 from gensemcom.analysis.plots import harq_retransmission
 
@@ -38,13 +36,7 @@ def _config(tmp_path: Path, name: str, **overrides) -> Path:
 
 
 def _run(config: Path, env_extra: dict | None = None) -> Path:
-    env = dict(os.environ, **(env_extra or {}))
-    proc = subprocess.run([sys.executable, "-m", "gensemcom", "run", str(config)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = [x for x in proc.stdout.splitlines() if x.startswith("results: ")]
-    assert line, proc.stdout
-    return Path(line[-1].removeprefix("results: "))
+    return run_cli(config, env_extra)[0]
 
 
 @pytest.fixture(scope="module")

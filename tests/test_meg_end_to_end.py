@@ -4,13 +4,12 @@ cooperative multi-ES protocol, checked against the packet trace (~40 s)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 64
@@ -26,11 +25,7 @@ def meg_run(tmp_path_factory):
     data["meg"].update(protocols=["ciag", "uidcg"], sketch_side=32, reference=False)
     config = tmp / "meg.json"
     config.write_text(json.dumps(data))
-    proc = subprocess.run([sys.executable, "-m", "gensemcom", "run", str(config)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = Path([x for x in proc.stdout.splitlines() if x.startswith("results: ")][-1].removeprefix("results: "))
-    return out, proc.stdout
+    return run_cli(config)
 
 
 def test_outputs_and_overhead_table_printed(meg_run):

@@ -4,13 +4,12 @@ processes, five ns-3 simulations in one process), then the notebook on its resul
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import run_cli
 from notebooks import run_notebook
 from test_meg_sweep import NOTEBOOK
 
@@ -31,11 +30,7 @@ def sweep_run(tmp_path_factory):
                                 es_protocols=["uidcg"], snr_db=[-20.0, 10.0], snr_protocols=["ciag"], snr_num_es=1)
     config = tmp / "meg_sweep.json"
     config.write_text(json.dumps(data))
-    proc = subprocess.run([sys.executable, "-m", "gensemcom", "run", str(config)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = Path([x for x in proc.stdout.splitlines() if x.startswith("results: ")][-1].removeprefix("results: "))
-    return out, proc.stdout
+    return run_cli(config)
 
 
 def test_outputs_and_summary_printed(sweep_run):

@@ -3,13 +3,11 @@ real agents, the C++ link in ns-3, the receiver generates; the allocation follow
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_run import run_cli
 
 from gensemcom.config import ConfigError, parse_config
 
@@ -25,11 +23,7 @@ def _run(tmp_path: Path, name: str, **overrides) -> Path:
         data[section].update(values)
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(data))
-    proc = subprocess.run([sys.executable, "-m", "gensemcom", "run", str(path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600, env=dict(os.environ))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = [x for x in proc.stdout.splitlines() if x.startswith("results: ")]
-    return Path(line[-1].removeprefix("results: "))
+    return run_cli(path)[0]
 
 
 @pytest.fixture(scope="module")
