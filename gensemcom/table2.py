@@ -16,7 +16,8 @@ from gensemcom.runner import results_dir
 def link_params(cfg: Config) -> la.LinkParams:
     c = cfg.latency_aware
     return la.LinkParams(prompt_bits=c.prompt_bits, code_rate=c.code_rate, prompt_qam=c.prompt_qam,
-                         per_k=c.per_k, per_b=c.per_b, alpha=c.alpha, beta=c.beta,
+                         per_k=c.per_k, per_b=c.per_b, alpha=c.alpha, beta=c.beta, p_total_w=c.p_total_w,
+                         pathloss_ref_db=c.pathloss_ref_db, pathloss_exp=c.pathloss_exp, n0_dbm_hz=c.n0_dbm_hz,
                          bandwidths_hz=tuple(c.bandwidth_hz), stream_bits=(c.edge_map_bits,))
 
 
