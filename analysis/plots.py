@@ -93,30 +93,40 @@ def lte_phy_activity(packets: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def latency_aware_fig4(curves: pd.DataFrame, path: Path) -> None:
-    """Fig. 4 equivalents vs average SNR: (a) prompt power share, (b) latency with the
-    single-stream baseline, (c) edge-map bits/symbol, (d) expected prompt retransmissions.
-    Solid: continuous rate; dashed: discrete M (Table II)."""
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
-    panels = [("prompt_share", "(a) prompt power share (%)", 100.0), ("latency_ms", "(b) latency (ms)", 1.0),
-              ("bits_per_symbol", "(c) edge map bits/symbol", 1.0), ("prompt_retx", "(d) expected prompt retransmissions", 1.0)]
+_FIG4_PANELS = [("prompt_share", "(a) prompt power share (%)", 100.0), ("latency_ms", "(b) latency (ms)", 1.0),
+                ("bits_per_symbol", "(c) edge map bits/symbol", 1.0),
+                ("prompt_retx", "(d) expected prompt retransmissions", 1.0)]
+
+
+def _fig4_analytic(curves: pd.DataFrame, figsize, label_prefix: str = "", lw: float = 1.5):
+    """The four Fig. 4 panels with the analytic curves (solid continuous rate, dashed discrete
+    M) and the single-stream baseline; returns (fig, axes, colour per BER)."""
+    fig, axes = plt.subplots(2, 2, figsize=figsize, sharex=True)
     multi = curves[curves["scheme"].str.startswith("multi-stream")]
     colours = dict(zip(sorted(multi["ber"].unique()), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    for ax, (col, title, scale) in zip(axes.flat, panels):
+    for ax, (col, title, scale) in zip(axes.flat, _FIG4_PANELS):
         for (scheme, ber), d in multi.groupby(["scheme", "ber"]):
             style = "-" if "continuous" in scheme else "--"
             y = d[col].astype(float) * scale
-            ax.plot(d["avg_snr_db"], y.where(np.isfinite(y)), style, color=colours[ber],
-                    label=f"BER {ber:.0e}, {'continuous' if style == '-' else 'discrete M'}")
+            ax.plot(d["avg_snr_db"], y.where(np.isfinite(y)), style, color=colours[ber], lw=lw,
+                    label=f"{label_prefix}BER {ber:.0e}, {'continuous' if style == '-' else 'discrete M'}")
         if col == "latency_ms":
             base = curves[curves["scheme"].str.startswith("baseline")]
             ax.plot(base["avg_snr_db"], base["latency_ms"], "k:", label="baseline: one stream, BER 1e-7")
             ax.set_yscale("log")
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0][1].legend(fontsize=7)
     for ax in axes[1]:
         ax.set_xlabel("average SNR (dB)")
+    return fig, axes, colours
+
+
+def latency_aware_fig4(curves: pd.DataFrame, path: Path) -> None:
+    """Fig. 4 equivalents vs average SNR: (a) prompt power share, (b) latency with the
+    single-stream baseline, (c) edge-map bits/symbol, (d) expected prompt retransmissions.
+    Solid: continuous rate; dashed: discrete M (Table II)."""
+    fig, axes, _ = _fig4_analytic(curves, (10, 7))
+    axes[0][1].legend(fontsize=7)
     fig.suptitle("Latency-aware multi-stream transmission (analytic, Table I parameters)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -129,18 +139,9 @@ def latency_aware_fig4_measured(curves: pd.DataFrame, measured: pd.DataFrame, pa
     intervals the semantic-link simulation (circles AWGN, triangles Rayleigh block fading),
     dotted lines the fading-averaged analytic reference of the Rayleigh points. Without a path
     the figure is returned (for notebooks) instead of written."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
-    panels = [("prompt_share", "(a) prompt power share (%)", 100.0), ("latency_ms", "(b) latency (ms)", 1.0),
-              ("bits_per_symbol", "(c) edge map bits/symbol", 1.0), ("prompt_retx", "(d) prompt retransmissions", 1.0)]
-    multi = curves[curves["scheme"].str.startswith("multi-stream")]
-    colours = dict(zip(sorted(multi["ber"].unique()), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    fig, axes, colours = _fig4_analytic(curves, (11, 7.5), label_prefix="analytic ", lw=1)
     fading_ref = {"latency_ms": None, "bits_per_symbol": "fading_bits_per_symbol", "prompt_retx": "fading_prompt_retx"}
-    for ax, (col, title, scale) in zip(axes.flat, panels):
-        for (scheme, ber), d in multi.groupby(["scheme", "ber"]):
-            style = "-" if "continuous" in scheme else "--"
-            y = d[col].astype(float) * scale
-            ax.plot(d["avg_snr_db"], y.where(np.isfinite(y)), style, color=colours[ber], lw=1,
-                    label=f"analytic BER {ber:.0e}, {'continuous' if style == '-' else 'discrete M'}")
+    for ax, (col, _, scale) in zip(axes.flat, _FIG4_PANELS):
         for (scheme, fading, ber), d in measured.groupby(["scheme", "fading", "ber"]):
             d = d.sort_values("avg_snr_db")
             marker = "o" if fading == "awgn" else "^"
@@ -156,16 +157,8 @@ def latency_aware_fig4_measured(curves: pd.DataFrame, measured: pd.DataFrame, pa
                 ref_t = np.maximum(d["fading_prompt_latency_ms"].astype(float),
                                    d["fading_edge_latency_ms"].astype(float).fillna(0))
                 ax.plot(d["avg_snr_db"], ref_t, ":", color=colours.get(ber, "k"), lw=1)
-        if col == "latency_ms":
-            base = curves[curves["scheme"].str.startswith("baseline")]
-            ax.plot(base["avg_snr_db"], base["latency_ms"], "k:", label="baseline: one stream, BER 1e-7")
-            ax.set_yscale("log")
-        ax.set_title(title, fontsize=9)
-        ax.grid(alpha=0.3)
     handles, labels = axes[0][1].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=6.5, loc="lower center", ncol=3)
-    for ax in axes[1]:
-        ax.set_xlabel("average SNR (dB)")
     fig.suptitle("Latency-aware multi-stream transmission: analytic (lines) vs ns-3 semantic link (markers)")
     fig.tight_layout(rect=(0, 0.14, 1, 1))
     if path is None:  # a notebook shows it
