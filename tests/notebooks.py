@@ -19,3 +19,17 @@ def run_notebook(path: Path) -> dict:
     import matplotlib.pyplot as plt
     plt.close("all")
     return ns
+
+
+def clean_notebook_cells(path: Path) -> list[dict]:
+    """Assert the notebook is nbformat 4 with unique cell ids and stored without outputs;
+    returns its cells."""
+    nb = json.loads(path.read_text())
+    assert nb["nbformat"] == 4 and nb["nbformat_minor"] >= 4 and "kernelspec" in nb["metadata"]
+    ids = [c["id"] for c in nb["cells"]]
+    assert len(set(ids)) == len(ids)
+    for cell in nb["cells"]:
+        assert cell["cell_type"] in ("code", "markdown") and isinstance(cell["source"], list)
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None   # stored without outputs
+    return nb["cells"]

@@ -93,3 +93,18 @@ def test_config_reference_is_up_to_date():
                           text=True, timeout=60, check=True)
     assert proc.stdout.strip() in (ROOT / "configs" / "README.md").read_text(), \
         "configs/README.md is stale: regenerate it with `python -m gensemcom config-doc`"
+
+
+def test_gnl_topology_is_validated():
+    from gensemcom.config import GnlConfig
+
+    edges = [{"u": "s", "v": "g1", "capacity": 1.0}, {"u": "g1", "v": "d", "capacity": 24.0}]
+    assert GnlConfig(edges=edges, genai_nodes=["g1"]).genai_nodes == ["g1"]
+    with pytest.raises(ValueError, match="has no node"):
+        GnlConfig(edges=edges[:1], genai_nodes=["g1"])
+    with pytest.raises(ValueError, match="each directed link once"):
+        GnlConfig(edges=edges + edges[:1], genai_nodes=["g1"])
+    with pytest.raises(ValueError, match="Fig. 1 topology"):
+        GnlConfig(genai_nodes=["g1"])
+    with pytest.raises(ValueError, match="distinct nodes"):
+        GnlConfig(edges=edges, genai_nodes=["g1", "d"])

@@ -101,3 +101,50 @@ def test_optimiser_vs_brute_force(graph_name, weight):
     # ... and the reported optimum is what the LP really gives at the reported prompt size.
     again = gf.generative_flow_lp(graph, "s", "d", genai, L, best.prompt_size)
     assert best.objective == pytest.approx(again.divergence * (1 - weight * _quality(best.prompt_size)))
+
+
+def _random_genai_graph(seed: int):
+    graph = _random_graph(seed, n=10, p=0.3)
+    nx.relabel_nodes(graph, {0: "s", 9: "d", 3: "g1", 6: "g2"}, copy=False)
+    return graph
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_tidy_solution_keeps_the_divergence_with_less_edge_flow(seed):
+    graph = _random_genai_graph(seed)
+    plain = gf.generative_flow_lp(graph, "s", "d", ["g1", "g2"], 24.0, 1.5)
+    tidy = gf.generative_flow_lp(graph, "s", "d", ["g1", "g2"], 24.0, 1.5, tidy=True)
+    assert tidy.divergence == pytest.approx(plain.divergence, rel=1e-7, abs=1e-9)
+    total = lambda f: sum(p + q for p, q in f.edge_flows.values())  # noqa: E731
+    assert total(tidy) <= total(plain) + 1e-7
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_paths_add_up_to_the_edge_flows(seed):
+    graph = _random_genai_graph(seed)
+    flow = gf.generative_flow_lp(graph, "s", "d", ["g1", "g2"], 24.0, 1.5, tidy=True)
+    used = {e: p + q for e, (p, q) in flow.edge_flows.items()}
+    classical, classical_edges = gf.residual_classical_flow(graph, "s", "d", used)
+    cases = [({e: p for e, (p, _) in flow.edge_flows.items()}, {"s": sum(flow.prompt_rate.values())}, flow.prompt_rate),
+             ({e: q for e, (_, q) in flow.edge_flows.items()}, flow.generated_rate, {"d": sum(flow.generated_rate.values())}),
+             (classical_edges, {"s": classical}, {"d": classical})]
+    for edge_flow, sources, sinks in cases:
+        paths = gf.decompose_paths(edge_flow, sources, sinks)
+        rebuilt = dict.fromkeys(graph.edges, 0.0)
+        for path, amount in paths:
+            assert path[0] in sources and path[-1] in sinks and amount > 0
+            for e in zip(path, path[1:]):
+                rebuilt[e] += amount
+        # every edge carries at least what its paths need; the paths carry everything injected
+        assert all(rebuilt[e] <= max(edge_flow.get(e, 0.0), 0.0) + 1e-6 for e in graph.edges)
+        assert sum(a for _, a in paths) == pytest.approx(sum(sources.values()), abs=1e-6)
+    # prompts + generated + classical never exceed a capacity
+    for e in graph.edges:
+        assert used[e] + classical_edges[e] <= graph.edges[e]["capacity"] + 1e-6
+
+
+def test_decomposition_of_a_known_flow():
+    flow = {("s", "a"): 3.0, ("a", "d"): 1.0, ("a", "b"): 2.0, ("b", "d"): 2.0, ("s", "b"): 0.5, ("b", "a"): 0.0}
+    paths = gf.decompose_paths({**flow, ("b", "d"): 2.5}, {"s": 3.5}, {"d": 3.5})
+    assert sorted((p, round(a, 9)) for p, a in paths) == [(["s", "a", "b", "d"], 2.0), (["s", "a", "d"], 1.0),
+                                                           (["s", "b", "d"], 0.5)]

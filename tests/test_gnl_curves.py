@@ -74,23 +74,32 @@ def test_adjusted_r2():
 
 
 def _points() -> pd.DataFrame:
-    """Synthetic curve points in the layout of measure_points (PE / PS / JPEG)."""
+    """Synthetic curve points in the layout of measure_points (PE / PS / hybrid / implicit / JPEG)."""
     rows = []
 
-    def add(curve, xs, fid, mse):
+    def add(curve, xs, fid, mse, **extra):
         for x in xs:
-            rows.append({"curve": curve, "bpp": x, "fid": fid(x), "normalised_mse": mse(x), "exact": False})
+            rows.append({"curve": curve, "bpp": x, "fid": fid(x), "normalised_mse": mse(x), "exact": False,
+                         **{k: v(x) for k, v in extra.items()}})
 
     add("pe", [0.25, 0.44, 0.81, 24.0], lambda x: 300 * np.exp(-0.9 * x), lambda x: 0.03 * np.exp(-0.5 * x))
     for rate, lp in (("low", 0.25), ("medium", 0.44), ("high", 0.81)):
         add(f"ps_{rate}", [lp + 24 * g for g in (0, 0.05, 0.1, 0.25, 1.0)],
             lambda x, lp=lp: 300 * np.exp(-0.9 * lp) * (1 - (x - lp) / 24) ** 2,
             lambda x, lp=lp: 0.03 * np.exp(-0.5 * lp) * (1 - (x - lp) / 24))
+        # hybrid: the reduced original (0.099 / 0.38 / 1.5 bpp) removes most of the distortion quickly
+        add(f"hybrid_{rate}", [lp, lp + 0.099, lp + 0.38, lp + 1.5, lp + 24.0],
+            lambda x, lp=lp: 300 * np.exp(-0.9 * lp) * np.exp(-0.5 * (x - lp)),
+            lambda x, lp=lp: 0.03 * np.exp(-0.5 * lp) * np.exp(-1.2 * (x - lp)))
+    add("implicit", [2.0, 4.0, 6.0, 8.0, 12.0, 24.0], lambda x: 200 * np.exp(-0.2 * x), lambda x: 0.3 * np.exp(-0.3 * x),
+        keep_every=lambda x: 24 / x, normalised_mse_hold=lambda x: 0.5 * np.exp(-0.25 * x),
+        frames_extrapolated=lambda x: float(x > 2))
     add("jpeg", [0.26, 0.5, 1.0, 2.0, 24.0], lambda x: 250 / (1 + x), lambda x: 0.05 / (1 + 3 * x))
     add("jpeg_ps", [0.8 + 24 * g for g in (0, 0.05, 0.1, 0.25, 1.0)],
         lambda x: 130 * (1 - (x - 0.8) / 24) ** 3, lambda x: 0.015 * (1 - (x - 0.8) / 24))
     frame = pd.DataFrame(rows)
     frame.loc[frame["bpp"] >= 24.0, ["fid", "normalised_mse"]] = 0.0
+    frame.loc[frame["bpp"] >= 24.0, "exact"] = True
     return frame
 
 
@@ -127,10 +136,23 @@ def test_optimise_and_claims_on_synthetic_curves(synthetic):
     # w = 0: the smallest prompt wins; a large w pushes the prompt up
     pe = ok[(ok["curve"] == "pe") & (ok["metric"] == "P")].set_index("weight")["prompt_bpp"]
     assert pe[0.0] == pytest.approx(fits["pe", "P"].lo) and pe[5.0] > pe[0.0]
-    table, gains = gc.claims(fits, opt, ["low", "medium", "high"], [0.0, 0.5, 5.0])
-    assert len(table) == 7 and table["holds"].dtype == bool
+    table, gains = gc.claims(fits, opt, ["low", "medium", "high"], [0.0, 0.5, 5.0], points=synthetic[0])
+    assert len(table) == 10 and table["holds"].dtype == bool       # 7 of the paper + hybrid D, P + implicit
     assert table.iloc[2]["holds"]                                  # JPEG: no gain
     assert (gains.loc[gains["curve"] == "pe", "gain_over_jpeg"] > 1).all()
+    extra = table.iloc[7:]
+    assert extra["paper"].str.startswith("not in the paper").all()
+    assert "distortion" in extra.iloc[0]["claim"] and "perception" in extra.iloc[1]["claim"]
+    assert extra["holds"].all()          # synthetic hybrid decays faster than PS; prediction beats hold
+    assert extra.iloc[2]["ours"].startswith("k=12: 0.1646 vs 0.3033 (hold only); k=6: 0.0904 vs 0.1839;")   # 0.3 e^-0.6, 0.5 e^-0.5
+    assert "k=1:" not in extra.iloc[2]["ours"]                     # the exact end point is no measurement
+    # without the points table, no implicit row; with a worse hybrid, the hybrid rows fail
+    assert len(gc.claims(fits, opt, ["low", "medium", "high"], [0.0, 0.5, 5.0])[0]) == 9
+    worse = dict(fits)
+    for r in ("low", "medium", "high"):
+        worse[f"hybrid_{r}", "D"] = fits[f"ps_{r}", "D"].__class__(**{**fits[f"ps_{r}", "D"].__dict__, "curve": f"hybrid_{r}"})
+        worse[f"hybrid_{r}", "D"].params = {**worse[f"hybrid_{r}", "D"].params, "a": worse[f"hybrid_{r}", "D"].params["a"] + 0.01}
+    assert not gc.claims(worse, opt, ["low", "medium", "high"], [0.0, 0.5, 5.0])[0].iloc[7]["holds"]
 
 
 def test_intervals():
@@ -155,6 +177,12 @@ def _error(**changes) -> str:
 def test_shipped_sweep_config_is_valid():
     cfg = parse_config(SWEEP)
     assert cfg.scenario == "gnl_sweep" and cfg.gnl.c_sg == pytest.approx(gc.PAPER_C_SG)
+    sw = cfg.gnl_sweep
+    assert 0.5 in sw.ps_gammas and sw.hybrid_factors == [16, 8, 4]
+    # every k divides the sequence length, so the implicit prompt size is exactly 24 / k bpp
+    assert all(sw.implicit_frames % k == 0 for k in sw.implicit_keep_every)
+    families = parse_config({**SWEEP, "gnl_sweep": {**SWEEP["gnl_sweep"], "families": {"hybrid_low.D": "power", "implicit.P": "linear"}}})
+    assert families.gnl_sweep.families["implicit.P"] == "linear"
 
 
 @pytest.mark.parametrize("changes, key", [
@@ -171,6 +199,16 @@ def test_shipped_sweep_config_is_valid():
     ({"families": {"pe.P": "cubic"}}, "gnl_sweep.families"),
     ({"optimiser_grid": 2}, "gnl_sweep.optimiser_grid"),
     ({"gammas": [0.1]}, "gnl_sweep.gammas"),
+    ({"hybrid_factors": [8, 1]}, "gnl_sweep.hybrid_factors"),
+    ({"hybrid_factors": [8, 8]}, "gnl_sweep.hybrid_factors"),
+    ({"hybrid_factors": []}, "gnl_sweep.hybrid_factors"),
+    ({"implicit_frames": 1}, "gnl_sweep.implicit_frames"),
+    ({"implicit_step": [0, 0]}, "gnl_sweep.implicit_step"),
+    ({"implicit_step": [0, 40]}, "gnl_sweep.implicit_step"),
+    ({"implicit_step": [3]}, "gnl_sweep.implicit_step"),
+    ({"implicit_keep_every": [1, 2]}, "gnl_sweep.implicit_keep_every"),
+    ({"implicit_keep_every": [2, 13]}, "gnl_sweep.implicit_keep_every"),
+    ({"families": {"hybrid_ultra.D": "linear"}}, "gnl_sweep.families"),
 ])
 def test_bad_sweep_config_names_its_key(changes, key):
     msg = _error(**changes)

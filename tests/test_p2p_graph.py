@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import networkx as nx
 import numpy as np
 import pytest
 
+from gensemcom.runner import write_packet_trace
 from gensemcom.scenarios import p2p_graph, runtime
 
 HEADER = 28
@@ -97,4 +101,42 @@ def test_bad_graphs_are_rejected(ns):
     net = p2p_graph.build(ns, _fig1())
     with pytest.raises(ValueError, match="no link r - g"):
         net.pin_path(ns, ["s", "r", "g"])
+    net.pin_path(ns, ["s", "r", "d"])
+    with pytest.raises(ValueError, match="already routes .* via r, not g"):  # same destination, other route
+        net.pin_path(ns, ["s", "g", "d"])
+    net.pin_path(ns, ["s", "g", "d"], net.address_on("g", "d"))  # another address of d: its own route
     ns.Simulator.Destroy()
+
+
+def test_every_link_logs_its_frames(ns):
+    _deliver(ns, _fig1(), ["s", "r", "d"], 5_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        packets = write_packet_trace(ns, Path(tmp))
+    frames = packets[packets["event"] == "link_tx"].groupby("node")["bytes"].agg(["count", "sum"])
+    # 5 segments of 1000 bytes + 28 semantic header, + UDP/IPv4 (28) + PPP (2) on each hop of the path only
+    assert set(frames.index) == {"s>r", "r>d"}
+    assert (frames["count"] == 5).all() and (frames["sum"] == 5_000 + 5 * (HEADER + 30)).all()
+
+
+def test_destination_addresses_per_last_link_select_the_route(ns):
+    """d reached over r (2 ms) and over g (40 ms) by the address of d on each path's last link."""
+    for path, low, high in ((["s", "r", "d"], 0.002, 0.006), (["s", "g", "d"], 0.040, 0.043)):
+        g = ns.cppyy.gbl.ns3
+        g.GscTraceLog.Clear()
+        net = p2p_graph.build(ns, _fig1())
+        dst = net.pin_path(ns, path, net.address_on(path[-2], path[-1]))
+        apps = {n: runtime.install_semantic_app(ns, net.nodes[n], n, segment_bytes=500, rate="50Mbps",
+                                                unit_timeout_s=5.0, listen_port=port) for n, port in (("s", 0), ("d", 9000))}
+        got = {}
+
+        def on_unit(unit, apps=apps, got=got):
+            got["t"] = apps["d"].GetUnitFirstRxTime(unit)
+            apps["d"].ReleaseUnit(unit)
+
+        runtime.keep_alive(on_unit)
+        apps["d"].SetUnitHandler(on_unit)
+        apps["s"].SendStream(ns.Seconds(0.1), dst, 9000, 1, 0, 1, b"x" * 400)
+        ns.Simulator.Stop(ns.Seconds(2))
+        ns.Simulator.Run()
+        ns.Simulator.Destroy()
+        assert low < got["t"] - 0.1 < high, path

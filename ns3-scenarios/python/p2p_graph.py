@@ -1,7 +1,8 @@
 """Point-to-point networks from a graph: every edge of a networkx graph becomes an ns-3
 point-to-point link (the generative network layer's topologies, backhaul between edge servers).
 
-Edge attributes: "capacity" in bit/s (required) and "delay_ms" (default 1). An edge (u, v) and
+Edge attributes: "capacity" in bit/s (required) and "delay_ms" (default 1). Every frame a
+device sends is logged as event "link_tx" of node "u>v" (GscTraceLinkTx). An edge (u, v) and
 its reverse (v, u) share one full-duplex link whose two directions run at their own capacities;
 an edge without a reverse gets the same capacity both ways.
 """
@@ -21,16 +22,35 @@ class P2PNetwork:
     _ifaces: dict = field(default_factory=dict)     # (u, v) -> (interface index at u, address of v on that link)
     keep: list = field(default_factory=list)        # ns-3 helpers that must outlive the run
 
-    def pin_path(self, ns, path: list) -> None:
-        """Route packets for path[-1] along path (static host routes, which ns-3 prefers over
-        global routing): e.g. the original data s -> r -> d in the paper's Fig. 1."""
-        dst = self.addresses[path[-1]]
+    _pinned: dict = field(default_factory=dict)     # (node, destination address) -> next-hop node
+
+    def address_on(self, u, v):
+        """Address of v on the link u - v: a destination that names the link a path ends on."""
+        if (u, v) not in self._ifaces:
+            raise ValueError(f"no link {u} - {v}")
+        return self._ifaces[(u, v)][1]
+
+    def pin_path(self, ns, path: list, dst=None):
+        """Route packets for dst (default: path[-1]'s first address) along path (static host
+        routes, which ns-3 prefers over global routing): e.g. the original data s -> r -> d in the
+        paper's Fig. 1. Routing is by destination, so two paths that reach one node by different
+        routes need different destination addresses (address_on their last link): a path that
+        contradicts an earlier one at some node is an error. Returns the destination address."""
+        dst = self.addresses[path[-1]] if dst is None else dst
         for u, v in zip(path, path[1:]):
             if (u, v) not in self._ifaces:
                 raise ValueError(f"no link {u} - {v} on the path {path}")
+            key = (u, str(dst))
+            if self._pinned.get(key, v) != v:
+                raise ValueError(f"path {path}: {u} already routes {dst} via {self._pinned[key]}, not {v} "
+                                 "(destination-based routing cannot split one destination's traffic at a node)")
+            if key in self._pinned:
+                continue
+            self._pinned[key] = v
             iface, next_hop = self._ifaces[(u, v)]
             routing = ns.Ipv4StaticRoutingHelper().GetStaticRouting(self.nodes[u].GetObject[ns.Ipv4]())
             routing.AddHostRouteTo(dst, next_hop, iface)
+        return dst
 
 
 def _check(graph: nx.DiGraph) -> None:
@@ -70,6 +90,8 @@ def build(ns, graph: nx.DiGraph, queue_packets: int = 1000) -> P2PNetwork:
         address.SetBase(ns.Ipv4Address(f"10.{k // 64}.{(k % 64) * 4}.0"), ns.Ipv4Mask("255.255.255.252"))
         ifs = address.Assign(devs)
         net.links[(u, v)] = (devs.Get(0), devs.Get(1))
+        for device, label in ((devs.Get(0), f"{u}>{v}"), (devs.Get(1), f"{v}>{u}")):  # per-link flows in the trace
+            ns.cppyy.gbl.ns3.GscTraceLinkTx(device, label)
         ipv4_u = net.nodes[u].GetObject[ns.Ipv4]()
         ipv4_v = net.nodes[v].GetObject[ns.Ipv4]()
         net._ifaces[(u, v)] = (ipv4_u.GetInterfaceForDevice(devs.Get(0)), ifs.GetAddress(1))

@@ -2,6 +2,7 @@
 
 #include "ns3/config.h"
 #include "ns3/lte-common.h"
+#include "ns3/packet.h"
 #include "ns3/simulator.h"
 
 #include <fstream>
@@ -107,7 +108,19 @@ DlTb(PhyReceptionStatParameters p)
 {
     LogTb("phy_dl_tb", p);
 }
+
+void
+LinkTx(std::string label, Ptr<const Packet> packet)
+{
+    GscTraceLog::Add(label, "link_tx", -1, -1, -1, packet->GetSize());
+}
 } // namespace
+
+void
+GscTraceLinkTx(Ptr<NetDevice> device, const std::string& label)
+{
+    device->TraceConnectWithoutContext("PhyTxEnd", MakeBoundCallback(&LinkTx, label));
+}
 
 void
 GscConnectLtePhyTraces()

