@@ -405,7 +405,7 @@ def _intervals(x: np.ndarray, mask: np.ndarray) -> list[list[float]]:
 
 
 def _fmt_intervals(iv: list[list[float]]) -> str:
-    return " and ".join(f"{a:.2f}-{b:.2f}" for a, b in iv) + " bpp" if iv else "nowhere"
+    return " and ".join(f"{a:.2f}-{b:.2f}" if b > a else f"{a:.2f}" for a, b in iv) + " bpp" if iv else "nowhere"
 
 
 def _compare(fits, better: list[str], worse: list[str], metric: str, n: int = 400, start: float | None = None):
