@@ -309,7 +309,8 @@ class GnlConfig(_Strict):
     prompt_loss_rate: float = Field(0.0, ge=0, lt=1, description="Packet error rate on every link into a GenAI node (ns-3 RateErrorModel): prompts that arrive incomplete.")
     edges: list[GnlEdge] | None = Field(
         None, description="A general topology instead of Fig. 1: directed links; the source is node s, the destination d, "
-                          "the GenAI nodes `genai_nodes`, every other node a relay. c_sr .. c_gd are then unused.")
+                          "the GenAI nodes `genai_nodes`, every other node a relay. c_sr .. c_gd are then unused. ns-3 routes by "
+                          "destination: two paths of one flow that end on the same link must not split earlier (the run says where).")
     genai_nodes: list[str] = Field(["g"], min_length=1, description="GenAI nodes (names in the topology).")
 
     @model_validator(mode="after")
