@@ -5,9 +5,11 @@
 #   3. the default run: ./run.sh configs/gen_semcom.json
 #   4. the test suite: ./test.sh
 # Usage: bench/wall_times.sh [CLONE_DIR]   (default: a new temporary directory; ~15 min)
+# The clone (~7 GB with its .venv) is deleted at the end, the logs are kept; KEEP_CLONE=1 keeps it.
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 dest="${1:-$(mktemp -d /tmp/gensemcom-bench-XXXX)}"
+[ "${KEEP_CLONE:-0}" = 1 ] || trap 'rm -rf "$dest/repo"' EXIT
 git clone -q "$src" "$dest/repo"
 cd "$dest/repo"
 
