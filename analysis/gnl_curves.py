@@ -518,9 +518,7 @@ def _marker(curve: str) -> str:
 def plot_curves(points: pd.DataFrame, fits: dict, metric: str, path, title: str, symlog: float | None = None) -> None:
     """Measured points and fits of every curve on a log bpp axis; symlog: a symmetric-log y axis
     linear below this value (for curves whose scales differ by orders of magnitude, 0 still shown)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import plt, save_or_return  # Agg, or a notebook's inline backend
 
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for curve in points["curve"].unique():
@@ -542,14 +540,11 @@ def plot_curves(points: pd.DataFrame, fits: dict, metric: str, path, title: str,
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_or_return(fig, path, dpi=120)
 
 
 def plot_fig4(opt: pd.DataFrame, c_sg: float, path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import plt, save_or_return  # Agg, or a notebook's inline backend
 
     at = opt[(opt["c_sg"] == c_sg) & opt["feasible"]]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex=True)
@@ -569,14 +564,11 @@ def plot_fig4(opt: pd.DataFrame, c_sg: float, path) -> None:
             ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_or_return(fig, path, dpi=120)
 
 
 def plot_capacity(opt: pd.DataFrame, weights: list[float], path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import plt, save_or_return  # Agg, or a notebook's inline backend
 
     fig, axes = plt.subplots(2, len(weights), figsize=(4.5 * len(weights), 7), sharex=True, squeeze=False)
     for j, w in enumerate(weights):
@@ -594,5 +586,4 @@ def plot_capacity(opt: pd.DataFrame, weights: list[float], path) -> None:
             ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_or_return(fig, path, dpi=120)

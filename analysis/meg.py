@@ -25,6 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .plots import save_or_return  # noqa: E402
+
 # The paper's Fig. 6 / Section IV for Stable Diffusion at its resolution: an image is 1.3 Mb, a
 # latent (seed) 28 kb, CIAG moves 57 kb in all, x47.2 less than the centralised scheme. Cells the
 # text does not state are derived from those numbers (marked in `paper_note`); none are given
@@ -280,11 +282,7 @@ def image_grid(original: np.ndarray, results: dict[str, np.ndarray | None], capt
 
 def _save(fig, path: Path | None):
     fig.tight_layout()
-    if path is None:
-        return fig
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return None
+    return save_or_return(fig, path)
 
 
 def png_bytes(image: np.ndarray | None) -> bytes | None:

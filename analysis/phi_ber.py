@@ -142,9 +142,7 @@ def max_ber_for(summary: pd.DataFrame, target: float, fmt: str, metric: str = "s
 
 def plot(summary: pd.DataFrame, path=None):
     """Fig. 2 equivalent; without a path the figure is returned (for notebooks)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import plt, save_or_return  # the backend choice: Agg, or a notebook's inline one
 
     metric_name = summary["semantic_metric"].iloc[0]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -163,8 +161,4 @@ def plot(summary: pd.DataFrame, path=None):
     axes[0].legend(fontsize=8)
     fig.suptitle("Generation quality vs edge-map BER (mean, 95 % CI)")
     fig.tight_layout()
-    if path is None:
-        return fig
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return None
+    return save_or_return(fig, path, dpi=130)

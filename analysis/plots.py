@@ -14,6 +14,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+
+def save_or_return(fig, path: Path | None, dpi: int = 110):
+    """Write the figure to `path` and close it; without a path return it (a notebook shows it)."""
+    if path is None:
+        return fig
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return None
+
 def image_grid(rows: list[dict], path: Path, max_rows: int = 6) -> None:
     """rows: {"title", "original", "conditioning", "generated" (array or None)}."""
     rows = rows[:max_rows]
@@ -163,8 +172,4 @@ def latency_aware_fig4_measured(curves: pd.DataFrame, measured: pd.DataFrame, pa
     fig.legend(handles, labels, fontsize=6.5, loc="lower center", ncol=3)
     fig.suptitle("Latency-aware multi-stream transmission: analytic (lines) vs ns-3 semantic link (markers)")
     fig.tight_layout(rect=(0, 0.14, 1, 1))
-    if path is None:  # a notebook shows it
-        return fig
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return None
+    return save_or_return(fig, path)

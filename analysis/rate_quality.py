@@ -168,9 +168,7 @@ def add_jpeg_at_equal_bpp(table: pd.DataFrame) -> None:
 
 
 def plot(table: pd.DataFrame, path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import plt, save_or_return  # Agg, or a notebook's inline backend
     from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
     panels = [("psnr_db", "PSNR (dB)"), ("ms_ssim", "MS-SSIM"), ("lpips", "LPIPS (lower is better)"),
@@ -195,8 +193,7 @@ def plot(table: pd.DataFrame, path) -> None:
     axes.flat[0].legend(fontsize=8)
     fig.suptitle(f"Rate-quality on {int(table['n_images'].iloc[0])} held-out images / crops")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_or_return(fig, path, dpi=120)
 
 
 def markdown(table: pd.DataFrame) -> str:

@@ -352,7 +352,7 @@ class GnlSweepConfig(_Strict):
                                       description="JPEG qualities of the JPEG curve (PIL, 4:2:0).")
     jpeg_ps_quality: int = Field(20, ge=1, le=95, description="JPEG quality under the JPEG pixel-swapping curve.")
     crops_per_image: int = Field(11, ge=0, le=200, description="Random crops of each image added to the set (as rate_quality; FID needs samples).")
-    hybrid_factors: list[int] = Field([16, 8, 4], min_length=1,
+    hybrid_factors: list[int] = Field([16, 8, 4, 2], min_length=1,
                                       description="Hybrid prompting (curves hybrid_<rate>): downsampling factors (2..256) of the reduced original sent raw "
                                                   "with the latent, 24 / factor^2 bpp + an 11-byte header (factor 1, the original itself, is the exact end point).")
     implicit_frames: int = Field(12, ge=2, le=200,

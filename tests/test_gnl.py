@@ -5,12 +5,11 @@ GenAI nodes (~25 s a run)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_run import run_cli
 
 from gensemcom.agents import hybrid
 from gensemcom.agents import pixel_swap as ps
@@ -25,10 +24,7 @@ def _run(tmp_path: Path, config: str = "gnl_fig1.json", repeat: int = 2, **gnl) 
     cfg["gnl"].update(gnl)
     path = tmp_path / "gnl.json"
     path.write_text(json.dumps(cfg))
-    proc = subprocess.run([sys.executable, "-m", "gensemcom", "run", str(path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = Path(proc.stdout.strip().splitlines()[-1].removeprefix("results: "))
+    out, _ = run_cli(path)
     return json.loads((out / "summary.json").read_text())
 
 

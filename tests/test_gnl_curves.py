@@ -178,7 +178,7 @@ def test_shipped_sweep_config_is_valid():
     cfg = parse_config(SWEEP)
     assert cfg.scenario == "gnl_sweep" and cfg.gnl.c_sg == pytest.approx(gc.PAPER_C_SG)
     sw = cfg.gnl_sweep
-    assert 0.5 in sw.ps_gammas and sw.hybrid_factors == [16, 8, 4]
+    assert 0.5 in sw.ps_gammas and sw.hybrid_factors == [16, 8, 4, 2]
     # every k divides the sequence length, so the implicit prompt size is exactly 24 / k bpp
     assert all(sw.implicit_frames % k == 0 for k in sw.implicit_keep_every)
     families = parse_config({**SWEEP, "gnl_sweep": {**SWEEP["gnl_sweep"], "families": {"hybrid_low.D": "power", "implicit.P": "linear"}}})

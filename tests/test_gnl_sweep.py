@@ -6,13 +6,12 @@ are printed."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import run_cli
 
 from gensemcom.agents import hybrid as hy
 from gensemcom.agents import pixel_swap as ps
@@ -34,11 +33,8 @@ def sweep(tmp_path_factory):
                             hybrid_factors=[8], implicit_frames=4, implicit_keep_every=[2, 4])
     path = tmp / "tiny.json"
     path.write_text(json.dumps(cfg))
-    proc = subprocess.run([sys.executable, "-m", "gensemcom", "run", str(path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = Path(proc.stdout.strip().splitlines()[-1].removeprefix("results: "))
-    return proc.stdout, out
+    out, stdout = run_cli(path, timeout=300)
+    return stdout, out
 
 
 def test_every_output_is_written(sweep):
