@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import run_cli
+from cli_run import config_variant, run_cli
 
 from gensemcom.analysis.plots import harq_retransmission
 
-ROOT = Path(__file__).resolve().parents[1]
 PSNR_FLOOR_DB = 20.0  # the shipped medium codec reaches ~23 dB at 128 px (pyagents/weights/*.json)
 STREAMS = ("prompt", "edge", "hint")  # the default config's streams
 # Generated from prompt + edge map + 8x8 hint: the shipped gsc_ldm (with its refiner) reaches
@@ -23,16 +22,9 @@ GENERATED_LPIPS_CEILING = 0.65
 
 
 def _config(tmp_path: Path, name: str, **overrides) -> Path:
-    data = json.loads((ROOT / "configs" / "gen_semcom.json").read_text())
-    data["name"] = name
-    data["output_dir"] = str(tmp_path / "results")
-    data["images"]["names"] = ["monarch", "sail"]
-    data["sim"]["drain_s"] = 1.5
-    for section, values in overrides.items():
-        data[section].update(values)
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(data))
-    return path
+    base = {"name": name, "output_dir": str(tmp_path / "results"), "images": {"names": ["monarch", "sail"]},
+            "sim": {"drain_s": 1.5}}
+    return config_variant("gen_semcom.json", tmp_path / f"{name}.json", **base, **overrides)
 
 
 def _run(config: Path, env_extra: dict | None = None) -> Path:

@@ -9,21 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_run import run_cli
+from cli_run import config_variant, run_cli
 
 from gensemcom.agents import hybrid
 from gensemcom.agents import pixel_swap as ps
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(tmp_path: Path, config: str = "gnl_fig1.json", repeat: int = 2, **gnl) -> dict:
-    cfg = json.loads((ROOT / "configs" / config).read_text())
-    cfg["output_dir"] = str(tmp_path)
-    cfg["images"]["repeat"] = repeat
-    cfg["gnl"].update(gnl)
-    path = tmp_path / "gnl.json"
-    path.write_text(json.dumps(cfg))
+    path = config_variant(config, tmp_path / "gnl.json", output_dir=str(tmp_path), images={"repeat": repeat}, gnl=gnl)
     out, _ = run_cli(path)
     return json.loads((out / "summary.json").read_text())
 

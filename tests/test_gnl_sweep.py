@@ -6,17 +6,15 @@ are printed."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import run_cli
+from cli_run import config_variant, run_cli
 
 from gensemcom.agents import hybrid as hy
 from gensemcom.agents import pixel_swap as ps
 
-ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ["points.parquet", "fits.parquet", "fig4.parquet", "claims.parquet", "gains_over_jpeg.parquet",
            "fig2_rate_perception.png", "fig3_rate_distortion.png", "fig4_prompt_size_and_gain.png",
            "fig4_vs_capacity.png", "summary.json", "config.json"]
@@ -25,14 +23,10 @@ OUTPUTS = ["points.parquet", "fits.parquet", "fig4.parquet", "claims.parquet", "
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gnl_sweep")
-    cfg = json.loads((ROOT / "configs" / "gnl_sweep.json").read_text())
-    cfg["output_dir"] = str(tmp)
-    cfg["images"]["names"] = ["kodim23", "sail"]
-    cfg["gnl_sweep"].update(ps_gammas=[0.1], jpeg_qualities=[5, 20, 75], crops_per_image=1,
-                            weights=[0.0, 1.0], claim_weights=[0.5], c_sg_values=[1.0], optimiser_grid=12,
-                            hybrid_factors=[8], implicit_frames=4, implicit_keep_every=[2, 4])
-    path = tmp / "tiny.json"
-    path.write_text(json.dumps(cfg))
+    path = config_variant("gnl_sweep.json", tmp / "tiny.json", output_dir=str(tmp), images={"names": ["kodim23", "sail"]},
+                          gnl_sweep=dict(ps_gammas=[0.1], jpeg_qualities=[5, 20, 75], crops_per_image=1,
+                                         weights=[0.0, 1.0], claim_weights=[0.5], c_sg_values=[1.0], optimiser_grid=12,
+                                         hybrid_factors=[8], implicit_frames=4, implicit_keep_every=[2, 4]))
     out, stdout = run_cli(path, timeout=300)
     return stdout, out
 

@@ -4,14 +4,12 @@ cooperative multi-ES protocol, checked against the packet trace (~40 s)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import run_cli
+from cli_run import config_variant, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
 SIZE = 64
 LATENT16, LATENT16_STRIP = 7 + 4 * 16 * 16 * 2, 7 + 4 * 12 * 16 * 2
 
@@ -19,13 +17,9 @@ LATENT16, LATENT16_STRIP = 7 + 4 * 16 * 16 * 2, 7 + 4 * 12 * 16 * 2
 @pytest.fixture(scope="module")
 def meg_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("meg")
-    data = json.loads((ROOT / "configs" / "meg_multi_es.json").read_text())
-    data["output_dir"] = str(tmp / "results")
-    data["images"].update(names=["kodim23"], size=SIZE, interval_s=0.5)
-    data["meg"].update(protocols=["ciag", "uidcg"], sketch_side=32, reference=False)
-    config = tmp / "meg.json"
-    config.write_text(json.dumps(data))
-    return run_cli(config)
+    return run_cli(config_variant("meg_multi_es.json", tmp / "meg.json", output_dir=str(tmp / "results"),
+                                  images=dict(names=["kodim23"], size=SIZE, interval_s=0.5),
+                                  meg=dict(protocols=["ciag", "uidcg"], sketch_side=32, reference=False)))
 
 
 def test_outputs_and_overhead_table_printed(meg_run):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import run_cli
+from cli_run import config_variant, run_cli
 from notebooks import run_notebook
 from test_meg_sweep import NOTEBOOK
 
@@ -21,16 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def sweep_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("meg_sweep")
-    data = json.loads((ROOT / "configs" / "meg_sweep.json").read_text())
-    data["output_dir"] = str(tmp / "results")
-    data["images"].update(size=64)
-    data["meg"].update(sketch_side=32, snr_db=10.0)
     # snr_10 repeats ues_1 (same protocol, network and SNR) later in the same process.
-    data["meg"]["sweep"].update(ue_counts=[1, 2], ue_protocols=["ciag"], ue_num_es=1, es_counts=[2],
-                                es_protocols=["uidcg"], snr_db=[-20.0, 10.0], snr_protocols=["ciag"], snr_num_es=1)
-    config = tmp / "meg_sweep.json"
-    config.write_text(json.dumps(data))
-    return run_cli(config)
+    sweep = dict(ue_counts=[1, 2], ue_protocols=["ciag"], ue_num_es=1, es_counts=[2],
+                 es_protocols=["uidcg"], snr_db=[-20.0, 10.0], snr_protocols=["ciag"], snr_num_es=1)
+    return run_cli(config_variant("meg_sweep.json", tmp / "meg_sweep.json", output_dir=str(tmp / "results"),
+                                  images={"size": 64}, meg=dict(sketch_side=32, snr_db=10.0, sweep=sweep)))
 
 
 def test_outputs_and_summary_printed(sweep_run):

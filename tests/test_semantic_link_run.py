@@ -7,23 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_run import run_cli
+from cli_run import config_variant, run_cli
 
 from gensemcom.config import ConfigError, parse_config
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(tmp_path: Path, name: str, **overrides) -> Path:
-    data = json.loads((ROOT / "configs" / "gen_semcom_link.json").read_text())
-    data.update(name=name, output_dir=str(tmp_path / "results"))
-    data["images"]["names"] = ["monarch", "sail"]
-    data["sim"]["drain_s"] = 1.0
-    for section, values in overrides.items():
-        data[section].update(values)
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(data))
-    return run_cli(path)[0]
+    base = {"name": name, "output_dir": str(tmp_path / "results"), "images": {"names": ["monarch", "sail"]},
+            "sim": {"drain_s": 1.0}}
+    return run_cli(config_variant("gen_semcom_link.json", tmp_path / f"{name}.json", **base, **overrides))[0]
 
 
 @pytest.fixture(scope="module")
