@@ -26,6 +26,10 @@ CLIP = "clip"
 SUBSTITUTE = "clip_substitute"
 
 
+class ClipUnavailable(RuntimeError):
+    """A configured CLIP cannot be loaded offline."""
+
+
 # --------------------------------------------------------------------------- real CLIP
 
 @functools.lru_cache(maxsize=2)
@@ -33,12 +37,11 @@ def load_clip(model: str):
     """(CLIPModel, CLIPProcessor) from a local path or cached HF id; never downloads."""
     from transformers import CLIPModel, CLIPProcessor
 
-    from gensemcom.agents.backends.base import BackendError
     try:
         net = CLIPModel.from_pretrained(model, local_files_only=True)
         processor = CLIPProcessor.from_pretrained(model, local_files_only=True)
     except (OSError, ValueError) as e:
-        raise BackendError(f"cannot load CLIP {model!r} offline (give a local directory or an HF id "
+        raise ClipUnavailable(f"cannot load CLIP {model!r} offline (give a local directory or an HF id "
                            f"already in the local cache): {e}") from e
     return net.eval(), processor
 
@@ -89,19 +92,13 @@ def _cosine(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.clip(u @ v / den, -1.0, 1.0))
 
 
-@functools.lru_cache(maxsize=1)
-def _minilm():
-    from gensemcom.agents.backends import build
-    return build("text", {"backend": "minilm"})
-
-
 def clip_substitute(generated: np.ndarray, original: np.ndarray, prompt_original: str,
-                    prompt_generated: str, text_encoder=None) -> dict:
+                    prompt_generated: str, text_encoder) -> dict:
     """Substitute for CLIP when none is configured (see module doc). ``text_encoder`` is any
-    role-"text" backend; default MiniLM."""
+    role-"text" backend (the substitute is defined with MiniLM)."""
     from .fid import inception_features
 
-    enc = text_encoder if text_encoder is not None else _minilm()
+    enc = text_encoder
     feats = inception_features([generated, original])
     emb = enc.encode([prompt_original, prompt_generated])
     img_cos, txt_cos = _cosine(feats[0], feats[1]), _cosine(emb[0], emb[1])
@@ -112,14 +109,16 @@ def clip_substitute(generated: np.ndarray, original: np.ndarray, prompt_original
 
 
 def semantic_similarity(generated: np.ndarray, original: np.ndarray, prompt_original: str,
-                        prompt_generated: str | None = None, clip_model: str | None = None) -> dict:
+                        prompt_generated: str | None = None, clip_model: str | None = None,
+                        text_encoder=None) -> dict:
     """Real CLIP (generated image vs the original prompt) when ``clip_model`` is given, else
-    the substitute, which needs ``prompt_generated`` (the prompt extracted from the output)."""
+    the substitute, which needs ``prompt_generated`` (the prompt extracted from the output) and
+    ``text_encoder``."""
     if clip_model:
         return clip_score(generated, prompt_original, clip_model)
-    if prompt_generated is None:
-        raise ValueError("clip_substitute needs prompt_generated (no CLIP model configured)")
-    return clip_substitute(generated, original, prompt_original, prompt_generated)
+    if prompt_generated is None or text_encoder is None:
+        raise ValueError("clip_substitute needs prompt_generated and text_encoder (no CLIP model configured)")
+    return clip_substitute(generated, original, prompt_original, prompt_generated, text_encoder)
 
 
 def aggregate(results: list[dict]) -> dict:

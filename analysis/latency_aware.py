@@ -15,7 +15,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import pandas as pd
 from scipy.optimize import brentq
+
+from gensemcom.constants import TABLE_I
 
 # Modulation orders of the conditioning stream in Table II (0 = do not send it).
 QAM_ORDERS = (64, 16, 4)
@@ -26,19 +29,19 @@ class LinkParams:
     """Table I of the paper. The prompt size |v0| is not given there: 624 bits is the ~78-byte
     prompt our extractor produces (the paper's Fig. 3 prompt, 0.0024 bpp, is of that order)."""
 
-    prompt_bits: int = 624            # |v0|; Table I sets the packet length L = |v0|
-    code_rate: float = 0.5            # r, convolutional code
-    prompt_qam: int = 4               # M0 (QPSK)
-    per_k: float = 0.374              # {k, b} of Eq. (2)
-    per_b: float = -0.31
-    alpha: float = 1.5                # {alpha, beta} of Eq. (4)
-    beta: float = 5.0
-    p_total_w: float = 10e-3          # P_T
-    pathloss_ref_db: float = -30.0    # epsilon_0 at d0 = 1 m
-    pathloss_exp: float = 3.4         # phi
-    n0_dbm_hz: float = -174.0
-    bandwidths_hz: tuple[float, ...] = (1e6, 1e6)   # B_0 (prompt), B_1..B_I
-    stream_bits: tuple[int, ...] = (7860,)          # |v_1|..|v_I| (edge map ~7.86 kbit)
+    prompt_bits: int = TABLE_I["prompt_bits"]       # |v0|; Table I sets the packet length L = |v0|
+    code_rate: float = TABLE_I["code_rate"]         # r, convolutional code
+    prompt_qam: int = TABLE_I["prompt_qam"]         # M0 (QPSK)
+    per_k: float = TABLE_I["per_k"]                 # {k, b} of Eq. (2)
+    per_b: float = TABLE_I["per_b"]
+    alpha: float = TABLE_I["alpha"]                 # {alpha, beta} of Eq. (4)
+    beta: float = TABLE_I["beta"]
+    p_total_w: float = TABLE_I["p_total_w"]         # P_T
+    pathloss_ref_db: float = TABLE_I["pathloss_ref_db"]  # epsilon_0 at d0 = 1 m
+    pathloss_exp: float = TABLE_I["pathloss_exp"]   # phi
+    n0_dbm_hz: float = TABLE_I["n0_dbm_hz"]
+    bandwidths_hz: tuple[float, ...] = (TABLE_I["bandwidth_hz"],) * 2   # B_0 (prompt), B_1..B_I
+    stream_bits: tuple[int, ...] = (TABLE_I["edge_map_bits"],)          # |v_1|..|v_I| (edge map ~7.86 kbit)
 
     @property
     def packet_bits(self) -> int:
@@ -275,7 +278,7 @@ def paper_cell(ber: float, order: int) -> dict | None:
 
 
 # --- General I >= 1 (continuous rates) -----------------------------------------------------
-def _min_shares(t: float, avg_snr: float, bers: list[float], p: LinkParams) -> list[float]:
+def min_shares(t: float, avg_snr: float, bers: list[float], p: LinkParams) -> list[float]:
     """Smallest power share of each stream that finishes it within t (each T_i falls with p_i)."""
     b0 = p.bandwidths_hz[0]
     success = prompt_error_free_latency(p) / t
@@ -297,13 +300,13 @@ def solve_general(avg_snr: float, bers: list[float], p: LinkParams) -> Allocatio
         raise ValueError(f"need one BER and one size per conditioning stream ({n - 1})")
 
     def excess(log_t: float) -> float:  # log of the total share needed; 0 at the optimum
-        return min(700.0, math.log(sum(_min_shares(math.exp(log_t), avg_snr, bers, p))))
+        return min(700.0, math.log(sum(min_shares(math.exp(log_t), avg_snr, bers, p))))
 
     # No latency is below the prompt's error-free time (its share -> inf there): bracket from it.
     lo, hi = math.log(prompt_error_free_latency(p)) + 1e-12, math.log(1e6)
     log_t = brentq(excess, lo, hi, xtol=1e-13)
     t = math.exp(log_t)
-    shares = _min_shares(t, avg_snr, bers, p)
+    shares = min_shares(t, avg_snr, bers, p)
     gamma0 = stream_snr(shares[0], avg_snr, p.bandwidths_hz[0], p)
     stream_lat = []
     bps = []
@@ -314,3 +317,48 @@ def solve_general(avg_snr: float, bers: list[float], p: LinkParams) -> Allocatio
     t0 = prompt_latency(gamma0, p)
     return Allocation(db(avg_snr), shares[0], max([t0, *stream_lat]), t0, stream_lat, bps,
                       prompt_retransmissions=expected_retransmissions(gamma0, p))
+
+
+# --------------------------------------------------------------------------- Table II vs the paper
+
+def link_params(section) -> LinkParams:
+    """LinkParams from a config's `latency_aware` section (Table I by default)."""
+    c = section
+    return LinkParams(prompt_bits=c.prompt_bits, code_rate=c.code_rate, prompt_qam=c.prompt_qam,
+                      per_k=c.per_k, per_b=c.per_b, alpha=c.alpha, beta=c.beta, p_total_w=c.p_total_w,
+                      pathloss_ref_db=c.pathloss_ref_db, pathloss_exp=c.pathloss_exp, n0_dbm_hz=c.n0_dbm_hz,
+                      bandwidths_hz=tuple(c.bandwidth_hz), stream_bits=(c.edge_map_bits,))
+
+
+def with_paper_values(rows: list[dict]) -> pd.DataFrame:
+    """Add the paper's cell to each row of one of the paper's BER columns, and whether our
+    average-SNR range equals it."""
+    for r in rows:
+        cell = paper_cell(r["ber"], r["order"]) or {}
+        for key in ("avg_snr_max_db", "avg_snr_min_db", "gamma1_db", "latency_ms"):
+            r[f"paper_{key}"] = cell.get(key)
+        r["range_equal_to_paper"] = (None if not cell else
+                                     (r["avg_snr_max_db"], r["avg_snr_min_db"]) == (cell["avg_snr_max_db"], cell["avg_snr_min_db"]))
+    return pd.DataFrame(rows)
+
+
+def _cell(hi, lo, g1) -> str:
+    if lo is None or pd.isna(lo):
+        return f"{hi:g} >= g"
+    return f"{hi:g} >= g >= {lo:g} (g1={g1:.0f})"
+
+
+def format_table2(df: pd.DataFrame) -> str:
+    """Table II as text: ours | the paper's, per order M and BER target."""
+    lines = ["Table II: average SNR range g [dB] per edge-map order M and BER target; "
+             "ours | paper", ""]
+    for order in df["order"].unique():
+        lines.append(f"M = {order}")
+        for _, r in df[df["order"] == order].iterrows():
+            ours = _cell(r.avg_snr_max_db, r.avg_snr_min_db, r.gamma1_db)
+            paper = ("-" if r.paper_avg_snr_max_db is None
+                     else _cell(r.paper_avg_snr_max_db, r.paper_avg_snr_min_db, r.paper_gamma1_db))
+            t = "" if pd.isna(r.latency_ms) else f"  T = {r.latency_ms:.2f} ms"
+            paper_t = "" if r.paper_latency_ms is None else f" (paper {r.paper_latency_ms} ms)"
+            lines.append(f"  BER {r.ber:.0e}: {ours:<32} | {paper:<32}{t}{paper_t}")
+    return "\n".join(lines)

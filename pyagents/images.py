@@ -169,3 +169,14 @@ def random_crops(split: str | list[str], n: int, size: int, seed: int) -> np.nda
         crop = crop if crop.shape[:2] == (size, size) else _resize(crop, size)
         out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
     return out
+
+
+def image_set(names: list[str], size: int, crops_per_image: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """Centre crops of the named images plus random crops of them (identifiers, images)."""
+    ids = list(names)
+    images = [load_image(n, size) for n in names]
+    for i, name in enumerate(names):
+        crops = random_crops([name], crops_per_image, size, seed=seed * 1000 + i)
+        ids += [f"{name}#crop{j}" for j in range(crops_per_image)]
+        images += list(crops)
+    return ids, np.stack(images)

@@ -77,7 +77,7 @@ EDGE_MAGIC = b"GSED"
 EDGE_VERSION = 1      # zlib-compressed packed bits (small; one bit error usually ruins it)
 EDGE_VERSION_RAW = 2  # packed bits as they are (larger; one bit error = one wrong pixel)
 MAX_SIDE = 4096
-_EDGE_HEADER = struct.Struct(">4sBHH")
+EDGE_HEADER = struct.Struct(">4sBHH")
 
 
 def encode_edges(edges: np.ndarray, compress: bool = True) -> bytes:
@@ -91,15 +91,15 @@ def encode_edges(edges: np.ndarray, compress: bool = True) -> bytes:
         raise ValueError(f"edge map size {H}x{W} outside 1..{MAX_SIDE}")
     packed = np.packbits(edges).tobytes()
     if not compress:
-        return _EDGE_HEADER.pack(EDGE_MAGIC, EDGE_VERSION_RAW, H, W) + packed
-    return _EDGE_HEADER.pack(EDGE_MAGIC, EDGE_VERSION, H, W) + zlib.compress(packed, 9)
+        return EDGE_HEADER.pack(EDGE_MAGIC, EDGE_VERSION_RAW, H, W) + packed
+    return EDGE_HEADER.pack(EDGE_MAGIC, EDGE_VERSION, H, W) + zlib.compress(packed, 9)
 
 
 def decode_edges(data: bytes) -> np.ndarray:
     data = bytes(data)
-    if len(data) < _EDGE_HEADER.size:
+    if len(data) < EDGE_HEADER.size:
         raise BitstreamError(f"edge stream too short ({len(data)} bytes)")
-    magic, version, H, W = _EDGE_HEADER.unpack_from(data)
+    magic, version, H, W = EDGE_HEADER.unpack_from(data)
     if magic != EDGE_MAGIC:
         raise BitstreamError(f"bad magic {magic!r}")
     if version not in (EDGE_VERSION, EDGE_VERSION_RAW):
@@ -108,14 +108,14 @@ def decode_edges(data: bytes) -> np.ndarray:
         raise BitstreamError(f"edge map size {H}x{W} outside 1..{MAX_SIDE}")
     expected = (H * W + 7) // 8
     if version == EDGE_VERSION_RAW:
-        if len(data) - _EDGE_HEADER.size != expected:
+        if len(data) - EDGE_HEADER.size != expected:
             raise BitstreamError("raw edge payload size does not match the header")
-        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8, offset=_EDGE_HEADER.size), count=H * W)
+        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8, offset=EDGE_HEADER.size), count=H * W)
         return bits.reshape(H, W).astype(bool)
     # max_length caps the output so a crafted stream cannot inflate without bound.
     inflater = zlib.decompressobj()
     try:
-        packed = inflater.decompress(data[_EDGE_HEADER.size:], expected + 1)
+        packed = inflater.decompress(data[EDGE_HEADER.size:], expected + 1)
     except zlib.error as e:
         raise BitstreamError(f"corrupt edge payload: {e}") from None
     if len(packed) != expected or not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:

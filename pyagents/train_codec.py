@@ -73,7 +73,7 @@ def train(args) -> dict:
         x = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
         out = model(x)
         mse = torch.mean((out["x_hat"] - x) ** 2)
-        bpp = sum(torch.log2(l).sum() for l in out["likelihoods"].values()) / (-x.shape[0] * x.shape[2] * x.shape[3])
+        bpp = sum(torch.log2(p).sum() for p in out["likelihoods"].values()) / (-x.shape[0] * x.shape[2] * x.shape[3])
         loss = args.lmbda * 255.0 ** 2 * mse + bpp
         opt.zero_grad()
         loss.backward()

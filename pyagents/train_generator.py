@@ -153,8 +153,8 @@ def _batch(data, rng, batch: int, crop: int, cfg: ldm.LdmConfig, drop: float):
     """A random batch of sub-crops with their edges, hints and text; streams dropped at random."""
     idx = rng.integers(len(data["images"]), size=batch)
     top, left = rng.integers(0, 128 - crop + 1, size=(2, batch))
-    imgs = np.stack([data["images"][i, t:t + crop, l:l + crop] for i, t, l in zip(idx, top, left)])
-    edges = np.stack([data["edges"][i, t:t + crop, l:l + crop] for i, t, l in zip(idx, top, left)])
+    imgs = np.stack([data["images"][i, t:t + crop, x:x + crop] for i, t, x in zip(idx, top, left)])
+    edges = np.stack([data["edges"][i, t:t + crop, x:x + crop] for i, t, x in zip(idx, top, left)])
     flip = rng.random(batch) < 0.5
     imgs[flip], edges[flip] = imgs[flip, :, ::-1], edges[flip, :, ::-1]
     hints = np.stack([ldm.make_hint(im, cfg.hint_side) for im in imgs])
@@ -302,8 +302,8 @@ def train_refiner(args) -> None:
         flip = rng.random(args.batch) < 0.5
 
         def cut(a):
-            return np.stack([a[i, t:t + c, l:l + c][:, ::-1] if f else a[i, t:t + c, l:l + c]
-                             for i, t, l, f in zip(idx, top, left, flip)])
+            return np.stack([a[i, t:t + c, x:x + c][:, ::-1] if f else a[i, t:t + c, x:x + c]
+                             for i, t, x, f in zip(idx, top, left, flip)])
 
         x, gen, edges, up = _to_tensor(cut(data["images"])), _to_tensor(cut(samples)), cut(data["edges"]), cut(hint_up)
         inp = ldm.refiner_input(gen, edges, up)

@@ -7,7 +7,7 @@ import torch
 from skimage import data
 
 from gensemcom.analysis import clip_score as C
-from tiny_models import tiny_clip
+from helpers.tiny_models import tiny_clip
 
 torch.set_num_threads(1)
 
@@ -37,19 +37,23 @@ def test_real_clip_from_local_dir(tmp_path):
 
 
 def test_missing_clip_is_a_clear_error():
-    from gensemcom.agents.backends.base import BackendError
-
-    with pytest.raises(BackendError, match="offline"):
+    with pytest.raises(C.ClipUnavailable, match="offline"):
         C.clip_score(CAT, "a cat", "/nonexistent/clip-model")
 
 
 @pytest.fixture(scope="module")
-def substitute_results():
+def minilm():
+    from gensemcom.agents.backends import build
+    return build("text", {"backend": "minilm"})
+
+
+@pytest.fixture(scope="module")
+def substitute_results(minilm):
     rng = np.random.default_rng(0)
     noisy_cat = np.clip(CAT + rng.normal(0, 8, CAT.shape), 0, 255).astype(np.uint8)
-    same = C.clip_substitute(CAT, CAT, "a cat sitting on a sofa", "a cat sitting on a sofa")
-    close = C.clip_substitute(noisy_cat, CAT, "a cat sitting on a sofa", "a kitten lying on a couch")
-    far = C.clip_substitute(ASTRO, CAT, "a cat sitting on a sofa", "a rocket launching into space")
+    same = C.clip_substitute(CAT, CAT, "a cat sitting on a sofa", "a cat sitting on a sofa", minilm)
+    close = C.clip_substitute(noisy_cat, CAT, "a cat sitting on a sofa", "a kitten lying on a couch", minilm)
+    far = C.clip_substitute(ASTRO, CAT, "a cat sitting on a sofa", "a rocket launching into space", minilm)
     return same, close, far
 
 
@@ -67,7 +71,7 @@ def test_substitute_known_values(substitute_results):
     assert same["normalised"] > close["normalised"] > far["normalised"]
 
 
-def test_never_mixed(substitute_results):
+def test_never_mixed(substitute_results, minilm):
     same, close, far = substitute_results
     agg = C.aggregate([close, far])
     assert agg["metric"] == "clip_substitute" and agg["n"] == 2
@@ -79,3 +83,7 @@ def test_never_mixed(substitute_results):
         C.aggregate([fake_clip, dict(fake_clip, model="other")])
     with pytest.raises(ValueError):
         C.semantic_similarity(CAT, CAT, "a cat")  # no CLIP and no extracted prompt
+    with pytest.raises(ValueError):
+        C.semantic_similarity(CAT, CAT, "a cat", "a cat")  # no CLIP and no text encoder
+    via = C.semantic_similarity(CAT, CAT, "a cat", "a cat", text_encoder=minilm)
+    assert via["metric"] == "clip_substitute" and via["normalised"] == pytest.approx(1.0, abs=1e-5)

@@ -9,7 +9,7 @@ from gensemcom.agents import codec, images, jpeg_codec
 from gensemcom.agents.backends import BackendError, available, build
 from gensemcom.agents.backends import codec as backends
 from gensemcom.agents.backends.base import ImageCodec
-from tiny_models import random_zoo_state
+from helpers.tiny_models import random_zoo_state
 
 HELDOUT = images.names("heldout")
 # Mean held-out PSNR at 128 px of each shipped rate point minus ~1 dB (pyagents/weights/*.json:

@@ -17,7 +17,7 @@ import torch
 
 from gensemcom.agents import codec, images, jpeg_codec
 from gensemcom.agents.backends import codec as backends
-from tiny_models import random_zoo_state
+from helpers.tiny_models import random_zoo_state
 
 SIZE = 64
 BERS = (1e-4, 1e-3, 1e-2, 1e-1)

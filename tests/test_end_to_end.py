@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import config_variant, run_cli
+from helpers.cli_run import config_variant, run_cli
 
 from gensemcom.analysis.plots import harq_retransmission
+
+pytestmark = [pytest.mark.ns3, pytest.mark.e2e, pytest.mark.slow]
 
 PSNR_FLOOR_DB = 20.0  # the shipped medium codec reaches ~23 dB at 128 px (pyagents/weights/*.json)
 STREAMS = ("prompt", "edge", "hint")  # the default config's streams

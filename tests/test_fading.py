@@ -9,7 +9,7 @@ import pytest
 from scipy import special, stats
 
 try:
-    from gensemcom.scenarios import fading
+    from gensemcom.channels import fading
 except ImportError:  # package not installed yet: load the module by path
     _p = pathlib.Path(__file__).resolve().parents[1] / "ns3-scenarios" / "python" / "fading.py"
     _spec = importlib.util.spec_from_file_location("fading", _p)

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_run import config_variant, run_cli
+from helpers.cli_run import config_variant, run_cli
 
 from gensemcom.agents import hybrid
 from gensemcom.agents import pixel_swap as ps
 
+pytestmark = [pytest.mark.ns3, pytest.mark.e2e, pytest.mark.slow]
 
 
 def _run(tmp_path: Path, config: str = "gnl_fig1.json", repeat: int = 2, **gnl) -> dict:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gensemcom.analysis import curve_fits as cf
 from gensemcom.analysis import gnl_curves as gc
 from gensemcom.config import ConfigError, GnlConfig, parse_config
 
@@ -28,8 +29,8 @@ TRUE = {  # family -> parameters, shaped like rate-quality curves
 
 @pytest.mark.parametrize("family", sorted(TRUE))
 def test_fit_recovers_known_parameters(family):
-    y = gc.FAMILIES[family].func(X, *TRUE[family].values())
-    fit = gc.fit_curve(X, y, family)
+    y = cf.FAMILIES[family].func(X, *TRUE[family].values())
+    fit = cf.fit_curve(X, y, family)
     assert fit.r2 > 1 - 1e-9
     for name, value in TRUE[family].items():
         assert fit.params[name] == pytest.approx(value, rel=1e-4, abs=1e-7)
@@ -37,40 +38,40 @@ def test_fit_recovers_known_parameters(family):
 
 @pytest.mark.parametrize("family", ["exponential", "power", "logistic"])
 def test_fit_with_noise_keeps_r2_high_and_auto_finds_the_family(family):
-    clean = gc.FAMILIES[family].func(X, *TRUE[family].values())
+    clean = cf.FAMILIES[family].func(X, *TRUE[family].values())
     noisy = clean + np.random.default_rng(0).normal(0, 0.002, X.size)
-    fit = gc.fit_curve(X, noisy, family)
+    fit = cf.fit_curve(X, noisy, family)
     assert 0.99 < fit.r2 < 1.0
-    assert gc.r_squared(noisy, fit(X)) == pytest.approx(fit.r2)
-    auto = gc.fit_curve(X, noisy)
-    assert auto.adj_r2 >= fit.adj_r2 - gc.ADJ_R2_TIE and auto.r2 > 0.99
+    assert cf.r_squared(noisy, fit(X)) == pytest.approx(fit.r2)
+    auto = cf.fit_curve(X, noisy)
+    assert auto.adj_r2 >= fit.adj_r2 - cf.ADJ_R2_TIE and auto.r2 > 0.99
 
 
 def test_a_wrong_family_fails():
-    y = gc.FAMILIES["exponential"].func(X, *TRUE["exponential"].values())
-    assert gc.fit_curve(X, y, "linear").r2 < 0.6     # a straight line through a fast decay
-    assert gc.fit_curve(X, y, "exponential").r2 > 0.999999
+    y = cf.FAMILIES["exponential"].func(X, *TRUE["exponential"].values())
+    assert cf.fit_curve(X, y, "linear").r2 < 0.6     # a straight line through a fast decay
+    assert cf.fit_curve(X, y, "exponential").r2 > 0.999999
     hump = 0.5 + 0.4 * np.exp(-((X - 3) ** 2))          # non-monotone: no monotone family fits it
     for family in ("power", "logistic", "linear"):
-        assert gc.fit_curve(X, hump, family).r2 < 0.5
+        assert cf.fit_curve(X, hump, family).r2 < 0.5
 
 
 def test_auto_prefers_the_simpler_family_on_a_tie():
     y = 0.03 - 0.001 * X  # PS distortion is exactly linear in L_c
-    fit = gc.fit_curve(X, y)
+    fit = cf.fit_curve(X, y)
     assert fit.family == "linear" and fit.r2 == pytest.approx(1.0)
 
 
 def test_fit_errors_are_clear():
     with pytest.raises(ValueError, match="unknown function family"):
-        gc.fit_curve(X, X, "cubic")
+        cf.fit_curve(X, X, "cubic")
     with pytest.raises(RuntimeError, match="cannot determine"):
-        gc.fit_curve(X[:2], X[:2], "exponential")
+        cf.fit_curve(X[:2], X[:2], "exponential")
 
 
 def test_adjusted_r2():
-    assert gc.adjusted_r2(0.9, 10, 3) == pytest.approx(1 - 0.1 * 9 / 7)
-    assert np.isnan(gc.adjusted_r2(0.9, 3, 3))
+    assert cf.adjusted_r2(0.9, 10, 3) == pytest.approx(1 - 0.1 * 9 / 7)
+    assert np.isnan(cf.adjusted_r2(0.9, 3, 3))
 
 
 def _points() -> pd.DataFrame:
@@ -157,8 +158,8 @@ def test_optimise_and_claims_on_synthetic_curves(synthetic):
 
 def test_intervals():
     x = np.arange(6.0)
-    assert gc._intervals(x, np.array([1, 1, 0, 0, 1, 1], bool)) == [[0.0, 1.0], [4.0, 5.0]]
-    assert gc._intervals(x, np.zeros(6, bool)) == []
+    assert gc.intervals(x, np.array([1, 1, 0, 0, 1, 1], bool)) == [[0.0, 1.0], [4.0, 5.0]]
+    assert gc.intervals(x, np.zeros(6, bool)) == []
 
 
 # --------------------------------------------------------------------------- config

@@ -1,7 +1,7 @@
 """analysis/gnl.ipynb (the generative network layer's Figs. 2-4, claims and ns-3 flow runs) run
 headless on a synthetic results root: a gnl_sweep run whose fits, Fig. 4 table and claims come
 from analysis.gnl_curves itself (so their schema cannot drift from the notebook's), and ns-3 flow
-runs in the layout of gensemcom/gnl.py (flows.csv, one of them with an edges.csv)."""
+runs in the layout of scenario gnl_fig1 (scenarios/gnl/flow.py) (flows.csv, one of them with an edges.csv)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from gensemcom.analysis import gnl_curves as gc
-from gensemcom.analysis import meg as results
+from gensemcom.analysis import results
 from gensemcom.config import GnlConfig
-from notebooks import clean_notebook_cells, run_notebook
+from helpers.notebooks import clean_notebook_cells, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "analysis" / "gnl.ipynb"

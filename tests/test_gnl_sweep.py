@@ -10,10 +10,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import config_variant, run_cli
+from helpers.cli_run import config_variant, run_cli
 
 from gensemcom.agents import hybrid as hy
 from gensemcom.agents import pixel_swap as ps
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 OUTPUTS = ["points.parquet", "fits.parquet", "fig4.parquet", "claims.parquet", "gains_over_jpeg.parquet",
            "fig2_rate_perception.png", "fig3_rate_distortion.png", "fig4_prompt_size_and_gain.png",

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from gensemcom import link_sweep as ls
+from gensemcom.scenarios.latency_aware import packet_points as ls
 from gensemcom.analysis import latency_aware as la
-from gensemcom.scenarios import runtime
+from gensemcom.core import ns3
 
 P = la.LinkParams()
 
 
 @pytest.fixture(scope="module")
 def ns():
-    return runtime.load_ns()
+    return ns3.load_ns()
 
 
 def test_distance_inverts_eq1():
@@ -65,7 +65,7 @@ def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
     import pandas as pd
 
     from gensemcom.config import parse_config
-    from gensemcom.latency_sweep import run_latency_sweep
+    from gensemcom.core import registry
 
     cfg = parse_config({
         "name": "gen_semcom_sweep", "scenario": "latency_sweep", "output_dir": str(tmp_path),
@@ -74,7 +74,7 @@ def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
                           "packet_runs": [{"scheme": "discrete", "fading": "awgn"}],
                           "quality_targets": [0.5],
                           "phi": {"bers": [1e-4, 1e-1], "seeds": [0], "crops_per_image": 0, "formats": ["raw"]}}})
-    summary = run_latency_sweep(cfg)
+    summary = registry.run(cfg)
     out = tmp_path / "gen_semcom_sweep"
     run_dir = next(out.iterdir())
     for name in ("table2.csv", "fig4_analytic.parquet", "fig4_packet.parquet", "fig4.png",
@@ -90,7 +90,7 @@ def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
     import os
     from unittest import mock
 
-    from notebooks import run_notebook
+    from helpers.notebooks import run_notebook
     with mock.patch.dict(os.environ, {"GENSEMCOM_RESULTS_ROOT": str(tmp_path)}):
         ns = run_notebook(Path(__file__).resolve().parents[1] / "analysis" / "latency_aware.ipynb")
     assert ns["folder"] == run_dir and ns["fig4"] is not None and ns["fig2"] is not None
@@ -99,7 +99,7 @@ def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
 def test_sweep_config_rejects_bad_runs():
     from gensemcom.config import ConfigError, parse_config
 
-    with pytest.raises(ConfigError, match="packet run"):
+    with pytest.raises(ConfigError, match=r"latency_sweep\.packet_runs\.0\.fading: Input should be .awgn. or .rayleigh."):
         parse_config({"name": "x", "scenario": "latency_sweep",
                       "latency_sweep": {"packet_runs": [{"scheme": "discrete", "fading": "rician"}]}})
     with pytest.raises(ConfigError, match="increasing"):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 
 from gensemcom.config import parse_config
-from gensemcom.scenarios import lte_edge, runtime
+from gensemcom.channels import lte
+from gensemcom.core import ns3
+
+pytestmark = pytest.mark.ns3
 
 
 @pytest.fixture(scope="module")
 def ns():
-    return runtime.load_ns()
+    return ns3.load_ns()
 
 
 @pytest.mark.parametrize("rlc, source_drbs", [
@@ -20,11 +23,11 @@ def ns():
 ])
 def test_bearers_and_rlc_modes(ns, tmp_path, rlc, source_drbs):
     cfg = parse_config({"name": "x", "lte": {"rlc": rlc, "fading": {"model": "none"}}})
-    net = lte_edge.build(ns, cfg, tmp_path)
+    net = lte.build(ns, cfg)
     ns.Simulator.Stop(ns.Seconds(0.3))  # attach and bearer set-up
     ns.Simulator.Run()
     try:
-        assert lte_edge.bearer_rlc_types(ns, net.devices[net.sources[0]]) == source_drbs
-        assert lte_edge.bearer_rlc_types(ns, net.devices[net.sink]) == {1: source_drbs[1]}
+        assert lte.bearer_rlc_types(ns, net.devices[net.sources[0]]) == source_drbs
+        assert lte.bearer_rlc_types(ns, net.devices[net.sink]) == {1: source_drbs[1]}
     finally:
         ns.Simulator.Destroy()

@@ -8,7 +8,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import config_variant, run_cli
+from helpers.cli_run import config_variant, run_cli
+
+pytestmark = [pytest.mark.ns3, pytest.mark.e2e, pytest.mark.slow]
 
 SIZE = 64
 LATENT16, LATENT16_STRIP = 7 + 4 * 16 * 16 * 2, 7 + 4 * 12 * 16 * 2

@@ -9,12 +9,12 @@ import json
 import numpy as np
 import pytest
 
-from gensemcom.agents import meg
+from gensemcom.agents.meg_split import agent as meg_agent, protocols as meg_protocols, strips, wire
 from gensemcom.agents.images import load_image
 from gensemcom.analysis import metrics
 from gensemcom.bridge.client import AgentUnavailable
 from gensemcom.config import parse_config
-from gensemcom.meg_engine import LocalTransport, MegEngine, local_caller
+from gensemcom.scenarios.meg.engine import LocalTransport, MegEngine, local_caller
 
 SIZE = 64                      # latent 4 x 16 x 16; strips of 2 ESs with overlap 4: rows [0, 12), [4, 16)
 SKETCH = 32
@@ -61,7 +61,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def agent():
-    return meg.MegAgent({"threads": 1, "seed": 1})
+    return meg_agent.MegAgent({"threads": 1, "seed": 1})
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_message_sequence_and_sizes(agent, image, name):
     assert req.status == "ok", req.error
     assert req.result.shape == image.shape and req.result.dtype == np.uint8
     up, down, ops = EXPECTED[name]
-    es_used = ES if meg.PROTOCOLS[name].multi_es else ([] if up is None else ["es0"])
+    es_used = ES if meg_protocols.PROTOCOLS[name].multi_es else ([] if up is None else ["es0"])
     assert req.es == es_used
     assert calls == ops
     msgs = sorted(engine.messages.values(), key=lambda m: (m.direction != "uplink", m.part))
@@ -110,10 +110,10 @@ def test_message_sequence_and_sizes(agent, image, name):
         if m.direction == "uplink":   # the task travels with every uplink message, as real bytes
             task = json.loads(m.task)
             assert task["prompt"] == engine.m.prompt and isinstance(task["seed"], int)
-            assert ("rows" in task) == (meg.PROTOCOLS[name].family == "cooperative")
+            assert ("rows" in task) == (meg_protocols.PROTOCOLS[name].family == "cooperative")
         else:
             assert m.task == b""
-    if meg.PROTOCOLS[name].family == "cooperative":
+    if meg_protocols.PROTOCOLS[name].family == "cooperative":
         assert [json.loads(m.task)["rows"] for m in msgs if m.direction == "uplink"] == [[0, 12], [4, 16]]
 
 
@@ -143,9 +143,9 @@ def test_parallel_protocols_use_distinct_noise_and_pick(agent, image):
     engine = _run(agent, image, ["uidg", "diug"], snr_db=None)
     for req in engine.requests:
         assert req.picked in (0, 1) and req.status == "ok"
-        a, b = (meg.unpack(req.candidates[k]) for k in (0, 1))
+        a, b = (wire.unpack(req.candidates[k]) for k in (0, 1))
         assert not np.array_equal(a, b)                      # each ES draws its own noise
-        assert req.picked == meg.pick_closest(image, [a, b])
+        assert req.picked == strips.pick_closest(image, [a, b])
         assert np.array_equal(req.result, [a, b][req.picked])
     first = _run(agent, image, ["uidg"], snr_db=None, pick="first").requests[0]
     assert first.picked == 0 and len(first.candidates) == 1   # finished on the first reply
@@ -157,20 +157,20 @@ def test_cooperative_merges_blend_the_strips(agent, image):
     engine = _run(agent, image, ["uidcg"], snr_db=None)
     (req,) = engine.requests
     assert req.spans == [(0, 12), (4, 16)] and req.rows == 16
-    strips = [meg.unpack(req.candidates[k]) for k in (0, 1)]
-    merged = meg.merge_parts(strips, req.spans, 16, 4, axis=1)
+    strips = [wire.unpack(req.candidates[k]) for k in (0, 1)]
+    merged = strips.merge_parts(strips, req.spans, 16, 4, axis=1)
     assert np.array_equal(merged[:, :4], strips[0][:, :4]) and np.array_equal(merged[:, 12:], strips[1][:, 8:])
     lo = np.minimum(strips[0][:, 4:12], strips[1][:, :8]) - 1e-6
     hi = np.maximum(strips[0][:, 4:12], strips[1][:, :8]) + 1e-6
     assert ((merged[:, 4:12] >= lo) & (merged[:, 4:12] <= hi)).all()
     assert not np.array_equal(strips[0][:, 4:12], strips[1][:, :8])   # the ESs really disagree there
-    _, [image_bytes] = agent.decode({"size": SIZE}, [meg.pack_latent(merged, "float32")])
-    assert np.array_equal(req.result, meg.unpack(image_bytes))
+    _, [image_bytes] = agent.decode({"size": SIZE}, [wire.pack_latent(merged, "float32")])
+    assert np.array_equal(req.result, wire.unpack(image_bytes))
     # DCSUC: the merged sketch is what the UE completed; it has the full sketch size.
     d = _run(agent, image, ["dcsuc"], snr_db=None).requests[0]
-    sketches = [meg.unpack(d.candidates[k]) for k in (0, 1)]
+    sketches = [wire.unpack(d.candidates[k]) for k in (0, 1)]
     assert [s.shape for s in sketches] == [(24, SKETCH, 3), (24, SKETCH, 3)]
-    assert meg.merge_parts(sketches, d.spans, 16, 4, axis=0).shape == (SKETCH, SKETCH, 3)
+    assert strips.merge_parts(sketches, d.spans, 16, 4, axis=0).shape == (SKETCH, SKETCH, 3)
 
 
 def test_same_seed_same_messages_and_images(agent, image):
@@ -208,7 +208,7 @@ def test_undecodable_payload_fails_the_request(agent, image):
             frames = [f[:-3] for f in frames]   # as if the unit arrived truncated
         try:
             return inner(node, op, header, frames)
-        except meg.PayloadError as exc:       # what the bridge turns into an AgentError
+        except wire.PayloadError as exc:       # what the bridge turns into an AgentError
             from gensemcom.bridge.client import AgentError
             raise AgentError(f"agent {node}: PayloadError: {exc}") from None
     (req,) = _run(agent, image, ["ciag"], call=call).requests

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gensemcom.analysis import meg as report
+from gensemcom.analysis import meg_figures, meg_results, results
 from gensemcom.config import ConfigError, load_config, parse_config
-from gensemcom.meg import sweep_points
-from notebooks import clean_notebook_cells, run_notebook
+from gensemcom.scenarios.meg.sweep import sweep_points
+from helpers.notebooks import clean_notebook_cells, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "analysis" / "meg.ipynb"
@@ -94,7 +94,7 @@ def _requests() -> pd.DataFrame:
 
 
 def test_response_table_means_over_finished_requests():
-    t = report.response_table(_requests()).set_index(["series", "x", "protocol"])
+    t = meg_results.response_table(_requests()).set_index(["series", "x", "protocol"])
     assert set(t.index.get_level_values("series")) == {"ues", "ess"}
     row = t.loc[("ues", 2.0, "full_es")]
     assert row["requests"] == 2 and row["requests_ok"] == 1
@@ -105,7 +105,7 @@ def test_response_table_means_over_finished_requests():
 
 
 def test_quality_table_per_snr_and_protocol():
-    q = report.quality_table(_requests())
+    q = meg_results.quality_table(_requests())
     assert list(q.columns[:4]) == ["snr_db", "protocol", "requests", "requests_ok"]
     row = q.set_index(["snr_db", "protocol"]).loc[(-20.0, "uidg")]
     assert row["psnr_db"] == pytest.approx(13.0) and row["psnr_ref_db"] == pytest.approx(10.0)
@@ -121,17 +121,17 @@ def _with_features(requests: pd.DataFrame, n_per_point: dict) -> pd.DataFrame:
         for k in range(n_per_point.get((row["x"], row["protocol"]), 1)):
             f_in = np.abs(rng.normal(size=64)).astype(np.float32)
             f_out = f_in + np.abs(rng.normal(scale=0.5 + abs(row["x"]) / 40, size=64)).astype(np.float32)
-            rows.append({**row.to_dict(), "rid": len(rows), report.FEATURES: f_out, report.FEATURES_INPUT: f_in,
-                         "inception_cosine": report.inception_cosine(f_out, f_in)})
+            rows.append({**row.to_dict(), "rid": len(rows), meg_results.FEATURES: f_out, meg_results.FEATURES_INPUT: f_in,
+                         "inception_cosine": meg_results.inception_cosine(f_out, f_in)})
     return pd.DataFrame(rows)
 
 
 def test_inception_cosine_is_one_for_identical_features_and_nan_for_zero():
     f = np.abs(np.random.default_rng(0).normal(size=2048))
-    assert report.inception_cosine(f, f) == pytest.approx(1.0)
-    assert report.inception_cosine(f, 2 * f) == pytest.approx(1.0)
-    assert report.inception_cosine(f, f + np.abs(np.random.default_rng(1).normal(size=2048))) < 1.0
-    assert np.isnan(report.inception_cosine(f, np.zeros_like(f)))
+    assert meg_results.inception_cosine(f, f) == pytest.approx(1.0)
+    assert meg_results.inception_cosine(f, 2 * f) == pytest.approx(1.0)
+    assert meg_results.inception_cosine(f, f + np.abs(np.random.default_rng(1).normal(size=2048))) < 1.0
+    assert np.isnan(meg_results.inception_cosine(f, np.zeros_like(f)))
 
 
 def test_fid_substitute_on_real_inception_features():
@@ -150,7 +150,7 @@ def test_fid_substitute_on_real_inception_features():
     def noisy(sigma):
         return np.clip(image + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)
 
-    cos, feats, feats_in = report.inception_scores([image.copy(), noisy(20), noisy(80), None], [image] * 4)
+    cos, feats, feats_in = meg_results.inception_scores([image.copy(), noisy(20), noisy(80), None], [image] * 4)
     assert cos[0] == pytest.approx(1.0, abs=1e-6)
     assert cos[2] < cos[1] < 0.999
     assert np.isnan(cos[3]) and feats[3] is None and feats_in[3] is None
@@ -160,7 +160,7 @@ def test_fid_substitute_on_real_inception_features():
 
 def test_quality_table_fid_kid_only_where_n_at_least_two():
     r = _with_features(_requests(), {(-20.0, "ciag"): 3, (20.0, "ciag"): 2})
-    q = report.quality_table(r).set_index(["snr_db", "protocol"])
+    q = meg_results.quality_table(r).set_index(["snr_db", "protocol"])
     assert {"inception_cosine", "fid_n", "fid", "kid", "kid_std"} <= set(q.columns)
     assert q.loc[(-20.0, "ciag"), "fid_n"] == 3 and q.loc[(20.0, "ciag"), "fid_n"] == 2
     assert q.loc[(-20.0, "uidg"), "fid_n"] == 1 and np.isnan(q.loc[(-20.0, "uidg"), "fid"])
@@ -169,11 +169,11 @@ def test_quality_table_fid_kid_only_where_n_at_least_two():
         assert np.isfinite(q.loc[(snr, "ciag"), ["fid", "kid", "kid_std"]].astype(float)).all()
     sub = r[(r["x"] == -20.0) & (r["protocol"] == "ciag")]
     assert q.loc[(-20.0, "ciag"), "inception_cosine"] == pytest.approx(sub["inception_cosine"].mean())
-    md = report.sweep_markdown(report.response_table(r), report.quality_table(r))
+    md = meg_results.sweep_markdown(meg_results.response_table(r), meg_results.quality_table(r))
     assert "| inception_cosine vs input (FID substitute, per-image mean) |" in md
     assert "| FID / KID vs input (n) |" in md and "(n=3)" in md and "– (n=1)" in md
     # per protocol, as a single run reports it
-    per = report.per_protocol(r).set_index("protocol")
+    per = meg_results.per_protocol(r).set_index("protocol")
     assert per.loc["ciag", "fid_n"] == 5 and np.isfinite(per.loc["ciag", "fid"])
     assert per.loc["uidg", "fid_n"] == 2 and np.isfinite(per.loc["uidg", "fid"])
 
@@ -182,39 +182,39 @@ def test_per_protocol_markdown_and_figure_carry_the_substitute(tmp_path):
     r = _with_features(_requests(), {(-20.0, "ciag"): 2})
     r.to_parquet(tmp_path / "requests.parquet", index=False)
     back = pd.read_parquet(tmp_path / "requests.parquet")
-    per = report.per_protocol(back)
+    per = meg_results.per_protocol(back)
     assert list(per.columns[-6:]) == ["inception_cosine", "fid_n", "fid", "kid", "kid_std", "requests"]
     assert per.set_index("protocol").loc["ciag", "fid_n"] == 3
     table = pd.DataFrame([{"protocol": p, "uplink_bits": 8e3, "downlink_bits": 8e3, "total_bits": 16e3,
                            "reduction_vs_full_es": np.nan, "paper_uplink_bits": None, "paper_downlink_bits": None,
                            "paper_total_bits": None, "paper_reduction": None} for p in ("ciag", "uidg")])
-    md = report.markdown(table, per)
+    md = meg_results.markdown(table, per)
     assert "| inception_cosine (FID substitute) | FID / KID vs input (n) |" in md
     assert "(n=3) |" in md and "not FID" in md and "biased estimator" in md
-    report.figure(table, per, back, tmp_path / "meg.png")
+    meg_figures.figure(table, per, back, tmp_path / "meg.png")
     assert (tmp_path / "meg.png").stat().st_size > 1000
 
 
 def test_quality_figure_has_the_substitute_panel_and_a_fid_note():
-    fig = report.quality_figure(report.quality_table(_requests()))
+    fig = meg_figures.quality_figure(meg_results.quality_table(_requests()))
     titles = [a.get_title() for a in fig.axes]
     assert titles[2].startswith("Inception-feature cosine vs input") and "FID substitute" in titles[2]
     assert "FID / KID not computed" in fig.axes[5].texts[0].get_text()
-    fig = report.quality_figure(report.quality_table(_with_features(_requests(), {(-20.0, "ciag"): 2})))
+    fig = meg_figures.quality_figure(meg_results.quality_table(_with_features(_requests(), {(-20.0, "ciag"): 2})))
     assert fig.axes[5].get_title().startswith("FID vs input")
 
 
 def test_empty_series_give_empty_tables_and_figures(tmp_path):
     only_snr = _requests().query("series == 'snr'")
-    assert report.response_table(only_snr).empty
-    assert report.quality_table(_requests().query("series != 'snr'")).empty
-    report.response_figure(report.response_table(only_snr), tmp_path / "r.png")
+    assert meg_results.response_table(only_snr).empty
+    assert meg_results.quality_table(_requests().query("series != 'snr'")).empty
+    meg_figures.response_figure(meg_results.response_table(only_snr), tmp_path / "r.png")
     assert (tmp_path / "r.png").is_file()
 
 
 def test_sweep_markdown_tables():
     r = _requests()
-    md = report.sweep_markdown(report.response_table(r), report.quality_table(r))
+    md = meg_results.sweep_markdown(meg_results.response_table(r), meg_results.quality_table(r))
     assert "| mean response (ms) | 1 UEs | 2 UEs |" in md and "| full_es | 600 | 700 |" in md
     assert "| mean response (ms) | 2 ESs | 3 ESs |" in md
     assert "| ciag | 13.0 / 10.0 / 0.700 | 17.0 / 30.0 / 0.300 |" in md
@@ -225,14 +225,14 @@ def test_sweep_markdown_tables():
 def _grid() -> pd.DataFrame:
     img = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     rows = [{"protocol": "input", "column": "input", "snr_db": np.nan, "status": "ok", "psnr_db": np.nan,
-             "lpips": np.nan, "png": report.png_bytes(img)}]
+             "lpips": np.nan, "png": meg_results.png_bytes(img)}]
     for p in ("ciag", "uidg"):
         rows.append({"protocol": p, "column": "noiseless", "snr_db": np.nan, "status": "ok", "psnr_db": np.nan,
-                     "lpips": np.nan, "png": report.png_bytes(img)})
+                     "lpips": np.nan, "png": meg_results.png_bytes(img)})
         for snr in (-20.0, 20.0):
             delivered = p != "uidg" or snr > 0
             rows.append({"protocol": p, "column": f"{snr:g} dB", "snr_db": snr, "status": "ok" if delivered else "timeout",
-                         "psnr_db": 12.0, "lpips": 0.4, "png": report.png_bytes(img) if delivered else None})
+                         "psnr_db": 12.0, "lpips": 0.4, "png": meg_results.png_bytes(img) if delivered else None})
     return pd.DataFrame(rows)
 
 
@@ -240,12 +240,12 @@ def test_png_round_trip_and_grid_through_parquet(tmp_path):
     grid = _grid()
     grid.to_parquet(tmp_path / "grid.parquet", index=False)
     back = pd.read_parquet(tmp_path / "grid.parquet")
-    assert np.array_equal(report.png_image(back["png"][0]), report.png_image(grid["png"][0]))
-    assert report.png_image(None) is None and report.png_bytes(None) is None
-    fig = report.grid_figure(back)
+    assert np.array_equal(meg_results.png_image(back["png"][0]), meg_results.png_image(grid["png"][0]))
+    assert meg_results.png_image(None) is None and meg_results.png_bytes(None) is None
+    fig = meg_figures.grid_figure(back)
     assert fig.axes[0].get_title() == "input" and [a.get_title() for a in fig.axes[:4]] == \
         ["input", "noiseless", "-20 dB", "20 dB"]
-    report.grid_figure(back, tmp_path / "grid.png", "t")
+    meg_figures.grid_figure(back, tmp_path / "grid.png", "t")
     assert (tmp_path / "grid.png").stat().st_size > 1000
 
 
@@ -268,8 +268,8 @@ def synthetic_sweep_results(root: Path) -> Path:
     r = _requests()
     r["image"], r["ue"] = "kodim23", "ue0"
     r.to_parquet(out / "requests.parquet", index=False)
-    report.response_table(r).to_parquet(out / "response.parquet", index=False)
-    report.quality_table(r).to_parquet(out / "quality.parquet", index=False)
+    meg_results.response_table(r).to_parquet(out / "response.parquet", index=False)
+    meg_results.quality_table(r).to_parquet(out / "quality.parquet", index=False)
     _grid().to_parquet(out / "grid.parquet", index=False)
     overhead = pd.DataFrame([{"protocol": p, "uplink_bits": 8e3, "downlink_bits": 8e3, "messages": 2.0, "requests_ok": 1,
                               "total_bits": 16e3, "reduction_vs_full_es": np.nan, "paper_uplink_bits": None,
@@ -283,19 +283,19 @@ def synthetic_sweep_results(root: Path) -> Path:
 
 def test_notebook_runs_headless_on_a_sweep_folder(tmp_path, monkeypatch):
     synthetic_sweep_results(tmp_path)
-    monkeypatch.setenv(report.RESULTS_ROOT_ENV, str(tmp_path))
+    monkeypatch.setenv(results.RESULTS_ROOT_ENV, str(tmp_path))
     ns = run_notebook(NOTEBOOK)
     assert ns["sweep_dir"].parent == tmp_path / "meg_sweep"
     assert list(ns["runs"]) == ["meg_sweep snr_-20"]
 
 
 def test_results_folder_picks_the_newest_finished_run(tmp_path, monkeypatch):
-    monkeypatch.setenv(report.RESULTS_ROOT_ENV, str(tmp_path))
-    assert report.results_folder("meg_sweep", required=False) is None
+    monkeypatch.setenv(results.RESULTS_ROOT_ENV, str(tmp_path))
+    assert results.results_folder("meg_sweep", required=False) is None
     with pytest.raises(FileNotFoundError, match="run ./run.sh configs/meg_sweep.json"):
-        report.results_folder("meg_sweep")
+        results.results_folder("meg_sweep")
     for stamp, finished in (("20260101-000000", True), ("20260102-000000", True), ("20260103-000000", False)):
         (tmp_path / "meg_sweep" / stamp).mkdir(parents=True)
         if finished:
             (tmp_path / "meg_sweep" / stamp / "summary.json").write_text("{}")
-    assert report.results_folder("meg_sweep").name == "20260102-000000"
+    assert results.results_folder("meg_sweep").name == "20260102-000000"

@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import config_variant, run_cli
-from notebooks import run_notebook
+from helpers.cli_run import config_variant, run_cli
+from helpers.notebooks import run_notebook
 from test_meg_sweep import NOTEBOOK
 
-from gensemcom.analysis import meg as report
+from gensemcom.analysis import meg_results, results
+
+pytestmark = [pytest.mark.ns3, pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,11 +82,11 @@ def test_quality_vs_snr_and_grid(sweep_run):
     assert q.inception_cosine.between(0, 1).all() and (q.fid_n == 1).all() and q.fid.isna().all()
     grid = pd.read_parquet(out / "grid.parquet")
     assert sorted(grid.column) == ["-20 dB", "10 dB", "input", "noiseless"]
-    assert all(report.png_image(p).shape == (64, 64, 3) for p in grid.png)
+    assert all(meg_results.png_image(p).shape == (64, 64, 3) for p in grid.png)
 
 
 def test_notebook_redraws_the_sweep(sweep_run, monkeypatch):
     out, _ = sweep_run
-    monkeypatch.setenv(report.RESULTS_ROOT_ENV, str(out.parents[1]))
+    monkeypatch.setenv(results.RESULTS_ROOT_ENV, str(out.parents[1]))
     ns = run_notebook(NOTEBOOK)
     assert ns["sweep_dir"] == out and set(ns["sweep"]) >= {"requests", "response", "quality", "grid", "overhead"}

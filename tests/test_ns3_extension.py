@@ -9,7 +9,9 @@ import zlib
 import numpy as np
 import pytest
 
-from gensemcom.scenarios import runtime
+from gensemcom.core import ns3
+
+pytestmark = pytest.mark.ns3
 
 HEADER = 28
 P2P_IP_UDP = 2 + 20 + 8  # PPP + IPv4 + UDP headers in front of the semantic header
@@ -17,7 +19,7 @@ P2P_IP_UDP = 2 + 20 + 8  # PPP + IPv4 + UDP headers in front of the semantic hea
 
 @pytest.fixture(scope="module")
 def ns():
-    return runtime.load_ns()
+    return ns3.load_ns()
 
 
 class TwoNodes:
@@ -57,14 +59,14 @@ class TwoNodes:
             self.received[int(unit)] = {
                 "time": ns.Simulator.Now().GetSeconds(),
                 "complete": bool(d.IsUnitComplete(unit)),
-                "streams": {int(s): (runtime.vector_bytes(d.GetStreamBytes(unit, s)),
+                "streams": {int(s): (ns3.vector_bytes(d.GetStreamBytes(unit, s)),
                                      bool(d.IsStreamComplete(unit, s)), bool(d.IsStreamCrcOk(unit, s)))
                             for s in d.GetStreamIds(unit)},
             }
             d.ReleaseUnit(unit)
 
         self._handler = handler
-        runtime.keep_alive(handler)
+        ns3.keep_alive(handler)
         self.dst.SetUnitHandler(handler)
         self._keep = (nodes, p2p, devs, error_model)
 

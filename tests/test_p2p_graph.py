@@ -9,15 +9,18 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from gensemcom.runner import write_packet_trace
-from gensemcom.scenarios import p2p_graph, runtime
+from gensemcom.core import packet_trace
+from gensemcom.channels import p2p_graph
+from gensemcom.core import ns3
+
+pytestmark = pytest.mark.ns3
 
 HEADER = 28
 
 
 @pytest.fixture(scope="module")
 def ns():
-    return runtime.load_ns()
+    return ns3.load_ns()
 
 
 def _fig1(c_rd=2e6) -> nx.DiGraph:
@@ -54,7 +57,7 @@ def _deliver(ns, graph, path, n_bytes, app_rate="50Mbps"):
         done["ok"] = bool(apps["d"].IsStreamCrcOk(unit, 0))
         apps["d"].ReleaseUnit(unit)
 
-    runtime.keep_alive(on_unit)
+    ns3.keep_alive(on_unit)
     apps["d"].SetUnitHandler(on_unit)
     data = np.random.default_rng(0).bytes(n_bytes)
     apps["s"].SendStream(ns.Seconds(0.1), net.addresses["d"], 9000, 1, 0, 1, data)
@@ -68,7 +71,8 @@ def _deliver(ns, graph, path, n_bytes, app_rate="50Mbps"):
 def test_pinned_paths_take_their_own_delays(ns):
     via_r, _ = _deliver(ns, _fig1(c_rd=10e6), ["s", "r", "d"], 1000)
     via_g, _ = _deliver(ns, _fig1(c_rd=10e6), ["s", "g", "d"], 1000)
-    tx = lambda rate: (1000 + HEADER + 8 + 20 + 2) * 8 / rate  # app + UDP + IP + PPP bytes
+    def tx(rate):  # app + UDP + IP + PPP bytes
+        return (1000 + HEADER + 8 + 20 + 2) * 8 / rate
     assert via_r == pytest.approx(0.002 + 2 * tx(10e6), abs=1e-5)
     assert via_g == pytest.approx(0.040 + 2 * tx(10e6), abs=1e-5)
 
@@ -111,7 +115,7 @@ def test_bad_graphs_are_rejected(ns):
 def test_every_link_logs_its_frames(ns):
     _deliver(ns, _fig1(), ["s", "r", "d"], 5_000)
     with tempfile.TemporaryDirectory() as tmp:
-        packets = write_packet_trace(ns, Path(tmp))
+        packets = packet_trace.write(ns, Path(tmp))
     frames = packets[packets["event"] == "link_tx"].groupby("node")["bytes"].agg(["count", "sum"])
     # 5 segments of 1000 bytes + 28 semantic header, + UDP/IPv4 (28) + PPP (2) on each hop of the path only
     assert set(frames.index) == {"s>r", "r>d"}
@@ -125,7 +129,7 @@ def test_destination_addresses_per_last_link_select_the_route(ns):
         g.GscTraceLog.Clear()
         net = p2p_graph.build(ns, _fig1())
         dst = net.pin_path(ns, path, net.address_on(path[-2], path[-1]))
-        apps = {n: runtime.install_semantic_app(ns, net.nodes[n], n, segment_bytes=500, rate="50Mbps",
+        apps = {n: ns3.install_semantic_app(ns, net.nodes[n], n, segment_bytes=500, rate="50Mbps",
                                                 unit_timeout_s=5.0, listen_port=port) for n, port in (("s", 0), ("d", 9000))}
         got = {}
 
@@ -133,7 +137,7 @@ def test_destination_addresses_per_last_link_select_the_route(ns):
             got["t"] = apps["d"].GetUnitFirstRxTime(unit)
             apps["d"].ReleaseUnit(unit)
 
-        runtime.keep_alive(on_unit)
+        ns3.keep_alive(on_unit)
         apps["d"].SetUnitHandler(on_unit)
         apps["s"].SendStream(ns.Seconds(0.1), dst, 9000, 1, 0, 1, b"x" * 400)
         ns.Simulator.Stop(ns.Seconds(2))

@@ -3,8 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gensemcom.agents import images
 from gensemcom.analysis import rate_quality as rq
 from gensemcom.config import parse_config
+from gensemcom.scenarios import rate_quality
 
 
 def test_jpeg_curve_is_interpolated_at_each_methods_bpp():
@@ -24,10 +26,10 @@ def test_jpeg_curve_is_interpolated_at_each_methods_bpp():
 
 
 def test_image_set_adds_seeded_crops():
-    ids, images = rq.image_set(["monarch", "sail"], 64, crops_per_image=3, seed=1)
-    assert ids[:2] == ["monarch", "sail"] and len(ids) == 8 and images.shape == (8, 64, 64, 3)
-    again = rq.image_set(["monarch", "sail"], 64, crops_per_image=3, seed=1)[1]
-    np.testing.assert_array_equal(images, again)
+    ids, pictures = images.image_set(["monarch", "sail"], 64, crops_per_image=3, seed=1)
+    assert ids[:2] == ["monarch", "sail"] and len(ids) == 8 and pictures.shape == (8, 64, 64, 3)
+    again = images.image_set(["monarch", "sail"], 64, crops_per_image=3, seed=1)[1]
+    np.testing.assert_array_equal(pictures, again)
 
 
 def test_small_measurement_end_to_end(tmp_path):
@@ -38,7 +40,7 @@ def test_small_measurement_end_to_end(tmp_path):
         "images": {"names": ["monarch", "sail"], "size": 64},
         "rate_quality": {"codecs": [{"backend": "learned", "rate": "medium"}], "jpeg_qualities": [10, 50],
                          "generators": [{"backend": "hint_upsample"}], "crops_per_image": 1}})
-    rows, table, info = rq.measure(cfg)
+    rows, table, info = rate_quality.measure(cfg)
     assert info["n_images"] == 4 and info["clip_metric"] == "clip_substitute"
     assert set(table["method"]) == {"learned medium", "jpeg q10", "jpeg q50", "hint_upsample"}
     assert len(rows) == 4 * 4

@@ -12,7 +12,10 @@ import pytest
 from scipy import integrate
 
 from gensemcom.analysis import latency_aware as la
-from gensemcom.scenarios import runtime, semantic_link
+from gensemcom.channels import semantic_link
+from gensemcom.core import ns3
+
+pytestmark = pytest.mark.ns3
 
 IP_UDP = 20 + 8
 HEADER = 28          # SemanticHeader
@@ -23,7 +26,7 @@ BER_T = 1e-4         # target BER of the conditioning stream unless a test says 
 
 @pytest.fixture(scope="module")
 def ns():
-    return runtime.load_ns()
+    return ns3.load_ns()
 
 
 def mean_snr(power_w: float, bandwidth: float, distance: float = 100.0) -> float:
@@ -46,10 +49,10 @@ class Link:
         self.ns = ns
         self.g = ns.cppyy.gbl.ns3
         self.g.GscTraceLog.Clear()
-        self.net = semantic_link.build(ns, {"streams": streams, **link}, seed=seed)
+        self.net = semantic_link.build_link(ns, {"streams": streams, **link}, seed=seed)
         kw = {"segment_bytes": segment, "rate": int(1e11), "unit_timeout_s": unit_timeout}
-        self.src = runtime.install_semantic_app(ns, self.net.nodes["tx"], "src", **kw)
-        self.dst = runtime.install_semantic_app(ns, self.net.nodes["rx"], "dst", listen_port=PORT,
+        self.src = ns3.install_semantic_app(ns, self.net.nodes["tx"], "src", **kw)
+        self.dst = ns3.install_semantic_app(ns, self.net.nodes["rx"], "dst", listen_port=PORT,
                                                 num_ports=len(streams), **kw)
         self.received = {}
 
@@ -57,13 +60,13 @@ class Link:
             d = self.dst
             self.received[int(unit)] = {
                 "time": ns.Simulator.Now().GetSeconds(),
-                "streams": {int(s): (runtime.vector_bytes(d.GetStreamBytes(unit, s)),
+                "streams": {int(s): (ns3.vector_bytes(d.GetStreamBytes(unit, s)),
                                      bool(d.IsStreamComplete(unit, s)), bool(d.IsStreamCrcOk(unit, s)))
                             for s in d.GetStreamIds(unit)},
             }
             d.ReleaseUnit(unit)
 
-        runtime.keep_alive(handler)
+        ns3.keep_alive(handler)
         self.dst.SetUnitHandler(handler)
 
     def send(self, t, unit, streams: dict[int, bytes], n_streams=None):
@@ -88,7 +91,7 @@ def _trace(path):
 
 
 def test_snr_matches_eq1(ns):
-    net = semantic_link.build(ns, semantic_link.LinkSpec(distance_m=250.0, fading="awgn"), seed=1)
+    net = semantic_link.build_link(ns, semantic_link.LinkSpec(distance_m=250.0, fading="awgn"), seed=1)
     ch = net.channel
     assert ch.GetMeanSnr(7e-3, 2e6) == pytest.approx(mean_snr(7e-3, 2e6, 250.0), rel=1e-12)
     assert ch.GetPathGain() == pytest.approx(1e-3 * 250.0 ** -3.4, rel=1e-12)
@@ -96,14 +99,14 @@ def test_snr_matches_eq1(ns):
 
 
 def test_bad_stream_settings_raise(ns):
-    net = semantic_link.build(ns, {}, seed=1)
+    net = semantic_link.build_link(ns, {}, seed=1)
     dev = net.devices["tx"]
     with pytest.raises(Exception, match="mode"):
         dev.SetStream(0, 1e6, 1e-3, "harq", 1e-4)
     with pytest.raises(Exception, match="beta"):
         dev.SetStream(1, 1e6, 1e-3, "mqam", 0.5)
     with pytest.raises(ValueError):
-        semantic_link.build(ns, {"fading": "rician"}, seed=1)
+        semantic_link.build_link(ns, {"fading": "rician"}, seed=1)
     ns.Simulator.Destroy()
 
 

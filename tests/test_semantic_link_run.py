@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_run import config_variant, run_cli
+from helpers.cli_run import config_variant, run_cli
 
 from gensemcom.config import ConfigError, parse_config
 
+pytestmark = [pytest.mark.ns3, pytest.mark.e2e, pytest.mark.slow]
 
 
 def _run(tmp_path: Path, name: str, **overrides) -> Path:

@@ -54,7 +54,7 @@ def test_edge_codec_real_edges(heldout):
 
 
 def _edge_header(h, w, magic=b"GSED", version=1):
-    return semantics._EDGE_HEADER.pack(magic, version, h, w)
+    return semantics.EDGE_HEADER.pack(magic, version, h, w)
 
 
 @pytest.mark.parametrize("data", [
@@ -83,7 +83,7 @@ def test_edge_codec_fuzz(heldout):
     """>= 200 corruptions: each must raise BitstreamError or decode to the header's size."""
     rng = np.random.default_rng(1)
     data = semantics.encode_edges(semantics.extract_edges(heldout["kodim23"]))
-    header = semantics._EDGE_HEADER.size
+    header = semantics.EDGE_HEADER.size
     cases = []
     for _ in range(100):  # bit flips anywhere
         b = bytearray(data)
@@ -103,7 +103,7 @@ def test_edge_codec_fuzz(heldout):
             out = semantics.decode_edges(case)
         except codec.BitstreamError:
             continue
-        h, w = semantics._EDGE_HEADER.unpack_from(case)[2:]
+        h, w = semantics.EDGE_HEADER.unpack_from(case)[2:]
         assert out.shape == (h, w) and out.dtype == bool
 
 

@@ -8,7 +8,7 @@ import torch
 from gensemcom.agents import backends
 from gensemcom.agents.backends import text
 from gensemcom.agents.backends.base import BackendError, TextEncoder
-from tiny_models import tiny_clip
+from helpers.tiny_models import tiny_clip
 
 torch.set_num_threads(1)
 

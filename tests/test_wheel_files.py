@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from gensemcom.agents.backends.base import BackendError, bundled_file
-from gensemcom.agents.wheel_files import wheel_file
+from gensemcom.core.wheel_files import wheel_file
 
 
 def test_a_file_of_an_installed_package_is_found():

@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..wheel_files import wheel_file
+from gensemcom.core.wheel_files import wheel_file
 
 
 class BackendError(RuntimeError):

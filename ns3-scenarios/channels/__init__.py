@@ -1,0 +1,18 @@
+"""Channels that carry semantic units between the nodes of a scenario, by config name.
+
+A channel is one module with
+
+    build(ns, cfg) -> Network            the nodes (sources, GenAI node, sink) and what joins
+                                         them, from the channel's config section
+    ready(ns, cfg, net, stream_bits)     called once the units are encoded, before ns-3 runs
+                                         (mean bits per stream: e.g. a power split that depends
+                                         on them); connects the channel's trace sources
+    finish(net) -> None                  after the run: the channel's own statistics into net.info
+    phy_summary(packets) -> dict | None  the channel's PHY statistics from the packet trace
+    TRACE_EVENTS                         the events its trace sources add to packets.parquet
+
+and one line in gensemcom.core.registry.CHANNELS. A scenario gets its channel with
+`registry.load_channel(cfg.channel)`, never by importing a channel module, so a new channel
+plugs in without touching the scenarios.
+"""
+

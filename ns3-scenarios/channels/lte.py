@@ -1,0 +1,261 @@
+"""Channel `lte`: UEs <-> eNB (ns-3 LENA: AMC, HARQ, RLC, fading) <-> EPC/PGW <-> point-to-point
+backhaul <-> edge servers (remote hosts behind the PGW, mobile edge computing co-located with
+the core), each on its own backhaul link and reachable from each other through the PGW.
+
+For semantic units (`build`): the UEs of section `lte` (sources and one sink) and one edge
+server "es", the GenAI node. Source UEs send units uplink to it; it sends the generated content
+downlink to the sink UE. `build_cell` builds any set of UEs and edge servers (mobile edge
+generation).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from gensemcom.constants import CONDITIONING_PORTS
+from gensemcom.core.paths import build_dir
+
+from .fading import ensure_fading_trace
+from .network import Network
+
+# Friendly config names -> ns-3 TypeIds (all accepted by LteHelper's PathlossModel).
+PATHLOSS_MODELS = {
+    "friis": "ns3::FriisPropagationLossModel",
+    "log_distance": "ns3::LogDistancePropagationLossModel",
+    "three_log_distance": "ns3::ThreeLogDistancePropagationLossModel",
+    "cost231": "ns3::Cost231PropagationLossModel",
+    "okumura_hata": "ns3::OkumuraHataPropagationLossModel",
+}
+SCHEDULERS = {
+    "pf": "ns3::PfFfMacScheduler",
+    "rr": "ns3::RrFfMacScheduler",
+    "fdmt": "ns3::FdMtFfMacScheduler",
+    "tdmt": "ns3::TdMtFfMacScheduler",
+}
+# per_stream: ns-3 picks RLC by the bearer's QCI packet error rate (AM below 1e-5, else UM):
+# the prompt on the default bearer (QCI 9, 1e-6: AM), conditioning streams on a dedicated
+# QCI 7 bearer (1e-3: UM), as the latency-aware paper wants (reliable prompt, best-effort rest).
+RLC_MAPPING = {"am": "RlcAmAlways", "um": "RlcUmAlways", "sm": "RlcSmAlways", "per_stream": "PacketErrorRateBased"}
+# ns-3 names the MI-based AMC model "Vienna" in its enum checker.
+AMC_MODELS = {"mi": "Vienna", "piro": "PiroEW2010"}
+ENB_HEIGHT_M = 30.0
+UE_HEIGHT_M = 1.5
+EDGE_SERVER = "es"
+TRACE_EVENTS = ("phy_ul_tb", "phy_dl_tb")  # one row per transport block (MCS, size, rv, NDI, ok)
+
+
+def _value(ns, v):
+    """Typed ns-3 AttributeValue from a JSON scalar (StringValue converts via the checker)."""
+    if isinstance(v, bool):
+        return ns.BooleanValue(v)
+    if isinstance(v, int):
+        return ns.UintegerValue(v) if v >= 0 else ns.IntegerValue(v)
+    if isinstance(v, float):
+        return ns.DoubleValue(v)
+    return ns.StringValue(str(v))
+
+
+def fading_cache_dir() -> Path:
+    return build_dir() / "fading"
+
+
+def build(ns, cfg) -> Network:
+    """The semantic-unit network: the UEs of section `lte` and the edge server "es" (the GenAI node)."""
+    lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, fading_cache_dir())
+    net = Network(info=info, genai=EDGE_SERVER)
+    # Edge server behind the PGW.
+    internet, routing, p2p = server_stack(ns, epc, net, [EDGE_SERVER], cfg.backhaul.rate, cfg.backhaul.delay_ms)
+    attach_ues(ns, lte, epc, internet, routing, net, [(u.name, u.distance_m) for u in cfg.lte.ues])
+    for ue in cfg.lte.ues:
+        if ue.role == "source":
+            net.sources.append(ue.name)
+        else:
+            net.sink = ue.name
+    if cfg.lte.rlc == "per_stream" and len(cfg.app.streams) > 1:
+        for name in net.sources:
+            conditioning_bearer(ns, lte, net.devices[name], CONDITIONING_PORTS[0],
+                                CONDITIONING_PORTS[0] + len(cfg.app.streams) - 2)
+        net.info["bearers"] = {"prompt": "default, QCI 9 (RLC AM)",
+                               "conditioning": "dedicated, QCI 7 (RLC UM)", "ports": [
+                                   CONDITIONING_PORTS[0], CONDITIONING_PORTS[0] + len(cfg.app.streams) - 2]}
+    net.keep += [lte, epc, p2p, internet]
+    return net
+
+
+def build_cell(ns, cfg, ues: list[tuple[str, float]], servers: list[str]) -> Network:
+    """Any UEs (name, distance to the eNB in m) and edge servers; the first server is the
+    network's GenAI node, every UE a source."""
+    if not ues or not servers:
+        raise ValueError("need at least one UE and one edge server")
+    lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, fading_cache_dir())
+    net = Network(info=info, genai=servers[0])
+    internet, routing, p2p = server_stack(ns, epc, net, servers, cfg.backhaul.rate, cfg.backhaul.delay_ms)
+    attach_ues(ns, lte, epc, internet, routing, net, ues)
+    net.sources = [name for name, _ in ues]
+    net.info.update({"ues": {name: d for name, d in ues}, "edge_servers": list(servers),
+                     "backhaul": {"rate": cfg.backhaul.rate, "delay_ms": cfg.backhaul.delay_ms}})
+    net.keep += [lte, epc, p2p, internet]
+    return net
+
+
+def ready(ns, cfg, net: Network, stream_bits: list[float]) -> None:
+    """Connect the transport-block trace (call once the devices are installed)."""
+    ns.cppyy.gbl.ns3.GscConnectLtePhyTraces()
+
+
+def finish(net: Network) -> None:
+    """Nothing beyond the packet trace."""
+
+
+def phy_summary(packets: pd.DataFrame) -> dict:
+    """Transport blocks, HARQ retransmissions, decode failures and the MCS used."""
+    from gensemcom.analysis.plots import harq_retransmission
+
+    tb = packets[packets["event"].isin(TRACE_EVENTS)]
+    return {"transport_blocks": int(len(tb)),
+            "harq_retransmissions": int(harq_retransmission(tb).sum()),
+            "tb_decode_failures": int((tb["ok"] == 0).sum()),
+            "distinct_mcs": sorted(int(m) for m in tb["mcs"].unique())}
+
+
+def conditioning_bearer(ns, lte, ue_dev, port_lo: int, port_hi: int) -> None:
+    """A dedicated uplink bearer (QCI 7, non-GBR) for UDP to ports port_lo..port_hi."""
+    g = ns.cppyy.gbl.ns3
+    tft = g.Create[g.EpcTft]()  # SimpleRefCount, not an Object
+    pf = g.EpcTft.PacketFilter()
+    pf.direction = g.EpcTft.UPLINK
+    pf.remotePortStart, pf.remotePortEnd = port_lo, port_hi
+    tft.Add(pf)
+    lte.ActivateDedicatedEpsBearer(ue_dev, g.EpsBearer(g.EpsBearer.NGBR_VOICE_VIDEO_GAMING), tft)
+
+
+def lte_helpers(ns, lte_cfg, seed: int, cache_dir: Path):
+    """LteHelper + PointToPointEpcHelper configured from the `lte` config section (scheduler,
+    HARQ, path loss, bandwidth, fading); returns (lte, epc, info for summary.json)."""
+    # Buffers large enough for a whole unit: drops must come from the channel, not from the
+    # default 10 kB RLC buffers.
+    ns.Config.SetDefault("ns3::LteRlcUm::MaxTxBufferSize", ns.UintegerValue(4 * 1024 * 1024))
+    ns.Config.SetDefault("ns3::LteRlcAm::MaxTxBufferSize", ns.UintegerValue(4 * 1024 * 1024))
+    ns.Config.SetDefault("ns3::LteEnbRrc::EpsBearerToRlcMapping", ns.StringValue(RLC_MAPPING[lte_cfg.rlc]))
+    ns.Config.SetDefault("ns3::LteAmc::AmcModel", ns.StringValue(AMC_MODELS[lte_cfg.amc]))
+    ns.Config.SetDefault("ns3::LteEnbPhy::TxPower", ns.DoubleValue(lte_cfg.enb_tx_power_dbm))
+    ns.Config.SetDefault("ns3::LteUePhy::TxPower", ns.DoubleValue(lte_cfg.ue_tx_power_dbm))
+
+    lte = ns.CreateObject[ns.LteHelper]()
+    epc = ns.CreateObject[ns.PointToPointEpcHelper]()
+    lte.SetEpcHelper(epc)
+    lte.SetSchedulerType(SCHEDULERS[lte_cfg.scheduler])
+    lte.SetSchedulerAttribute("HarqEnabled", ns.BooleanValue(lte_cfg.harq))
+    tid = ns.TypeId.LookupByName(PATHLOSS_MODELS[lte_cfg.propagation.model])
+    lte.SetPathlossModelType(tid)
+    for key, val in lte_cfg.propagation.attributes.items():
+        lte.SetPathlossModelAttribute(key, _value(ns, val))
+    lte.SetEnbDeviceAttribute("DlBandwidth", ns.UintegerValue(lte_cfg.bandwidth_rb))
+    lte.SetEnbDeviceAttribute("UlBandwidth", ns.UintegerValue(lte_cfg.bandwidth_rb))
+    lte.SetEnbDeviceAttribute("DlEarfcn", ns.UintegerValue(lte_cfg.earfcn_dl))
+    lte.SetEnbDeviceAttribute("UlEarfcn", ns.UintegerValue(lte_cfg.earfcn_dl + 18000))
+    lte.SetUeDeviceAttribute("DlEarfcn", ns.UintegerValue(lte_cfg.earfcn_dl))
+
+    info = {"pathloss": PATHLOSS_MODELS[lte_cfg.propagation.model],
+            "scheduler": SCHEDULERS[lte_cfg.scheduler], "rlc": RLC_MAPPING[lte_cfg.rlc],
+            "amc": AMC_MODELS[lte_cfg.amc], "fading": None}
+    if lte_cfg.fading.model != "none":
+        trace = ensure_fading_trace(cache_dir, lte_cfg.fading.model, lte_cfg.fading.speed_kmh,
+                                    lte_cfg.bandwidth_rb, lte_cfg.fading.trace_s, seed)
+        lte.SetFadingModel("ns3::TraceFadingLossModel")
+        lte.SetFadingModelAttribute("TraceFilename", ns.StringValue(trace["path"]))
+        lte.SetFadingModelAttribute("TraceLength", ns.TimeValue(ns.Seconds(trace["TraceLength_s"])))
+        lte.SetFadingModelAttribute("SamplesNum", ns.UintegerValue(trace["SamplesNum"]))
+        lte.SetFadingModelAttribute("WindowSize", ns.TimeValue(ns.Seconds(trace["WindowSize_s"])))
+        lte.SetFadingModelAttribute("RbNum", ns.UintegerValue(trace["RbNum"]))
+        info["fading"] = {"model": lte_cfg.fading.model, "speed_kmh": lte_cfg.fading.speed_kmh,
+                          "trace": trace["path"]}
+    return lte, epc, info
+
+
+def server_stack(ns, epc, net: Network, names: list[str], rate: str, delay_ms: float):
+    """Hosts behind the PGW, each on its own point-to-point backhaul link (server i on subnet
+    1.i.0.0/16; a lone server on 1.0.0.0/8, as it always was). Each routes the UE network and,
+    through the PGW, the other servers. Returns (internet, routing, p2p) for attach_ues."""
+    pgw = epc.GetPgwNode()
+    hosts = ns.NodeContainer()
+    hosts.Create(len(names))
+    internet = ns.InternetStackHelper()
+    internet.Install(hosts)
+    p2p = ns.PointToPointHelper()
+    p2p.SetDeviceAttribute("DataRate", ns.StringValue(rate))
+    p2p.SetDeviceAttribute("Mtu", ns.UintegerValue(1500))
+    p2p.SetChannelAttribute("Delay", ns.TimeValue(ns.MilliSeconds(delay_ms)))
+    routing = ns.Ipv4StaticRoutingHelper()
+    for i, name in enumerate(names):
+        host = hosts.Get(i)
+        backhaul = p2p.Install(pgw, host)
+        ipv4h = ns.Ipv4AddressHelper()
+        if len(names) == 1:
+            ipv4h.SetBase(ns.Ipv4Address("1.0.0.0"), ns.Ipv4Mask("255.0.0.0"))
+        else:
+            ipv4h.SetBase(ns.Ipv4Address(f"1.{i}.0.0"), ns.Ipv4Mask("255.255.0.0"))
+        backhaul_ifs = ipv4h.Assign(backhaul)
+        host_routes = routing.GetStaticRouting(host.GetObject[ns.Ipv4]())
+        host_routes.AddNetworkRouteTo(ns.Ipv4Address("7.0.0.0"), ns.Ipv4Mask("255.0.0.0"), 1)
+        if len(names) > 1:
+            host_routes.AddNetworkRouteTo(ns.Ipv4Address("1.0.0.0"), ns.Ipv4Mask("255.0.0.0"), 1)
+        net.nodes[name] = host
+        net.addresses[name] = backhaul_ifs.GetAddress(1)
+    return internet, routing, p2p
+
+
+def attach_ues(ns, lte, epc, internet, routing, net: Network, ues: list[tuple[str, float]]) -> list[str]:
+    """One eNB at the origin and the UEs (name, distance) on a circle around it, attached, with
+    IP addresses and fixed LTE random streams; returns the UE names."""
+    enbs = ns.NodeContainer()
+    enbs.Create(1)
+    ue_nodes = ns.NodeContainer()
+    ue_nodes.Create(len(ues))
+    pos = ns.CreateObject[ns.ListPositionAllocator]()
+    pos.Add(ns.Vector(0.0, 0.0, ENB_HEIGHT_M))
+    for i, (_, distance_m) in enumerate(ues):
+        angle = 2 * math.pi * i / len(ues)
+        pos.Add(ns.Vector(distance_m * math.cos(angle), distance_m * math.sin(angle), UE_HEIGHT_M))
+    mobility = ns.MobilityHelper()
+    mobility.SetMobilityModel("ns3::ConstantPositionMobilityModel")
+    mobility.SetPositionAllocator(pos)
+    mobility.Install(enbs)
+    mobility.Install(ue_nodes)
+
+    enb_devs = lte.InstallEnbDevice(enbs)
+    ue_devs = lte.InstallUeDevice(ue_nodes)
+    internet.Install(ue_nodes)
+    ue_ifs = epc.AssignUeIpv4Address(ue_devs)
+    gateway = epc.GetUeDefaultGatewayAddress()
+    for i, (name, _) in enumerate(ues):
+        node = ue_nodes.Get(i)
+        routing.GetStaticRouting(node.GetObject[ns.Ipv4]()).SetDefaultRoute(gateway, 1)
+        net.nodes[name] = node
+        net.addresses[name] = ue_ifs.GetAddress(i)
+        net.devices[name] = ue_devs.Get(i)
+    lte.Attach(ue_devs, enb_devs.Get(0))
+    # Fix every random stream the LTE model draws from: same seed => same trace.
+    lte.AssignStreams(enb_devs, 1000)
+    lte.AssignStreams(ue_devs, 2000)
+    net.keep += [mobility, pos]
+    return [name for name, _ in ues]
+
+
+def bearer_rlc_types(ns, ue_dev) -> dict[int, str]:
+    """{DRB id: RLC class} of a UE once its bearers are set up (read from its RRC)."""
+    rrc = ue_dev.GetObject[ns.LteUeNetDevice]().GetRrc()
+    drbs = ns.ObjectMapValue()
+    rrc.GetAttribute("DataRadioBearerMap", drbs)
+    out = {}
+    for key in range(1, 33):  # the map is keyed by DRB id (1..32), not 0..N-1
+        info = drbs.Get(key)
+        if not info:
+            continue
+        rlc = ns.PointerValue()
+        info.GetAttribute("LteRlc", rlc)
+        out[key] = str(rlc.GetObject().GetInstanceTypeId().GetName())
+    return out

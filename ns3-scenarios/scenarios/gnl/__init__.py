@@ -1,0 +1,1 @@
+"""The generative network layer (generative-network-layer.md)."""

@@ -1,0 +1,1 @@
+"""The latency-aware multi-stream scheme (latency-aware-generative-semcom.md)."""

@@ -1,0 +1,347 @@
+"""Scenario `lte_edge`: semantic units from source nodes to a GenAI node over a channel, and the
+generated content on to a sink, packet by packet, with the models in the loop.
+
+config -> agents -> source encoding -> ns-3 (the channel of `channel`: LTE or the semantic
+link) with the GenAI node calling the generator agent -> traces, metrics, figures.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from gensemcom.agents.agent import STREAMS as ALL_STREAMS
+from gensemcom.analysis import metrics, plots
+from gensemcom.bridge import schema
+from gensemcom.bridge.client import AgentError, AgentUnavailable
+from gensemcom.constants import DELIVERY_PORT, UNIT_PORT
+from gensemcom.core import ns3, packet_trace, progress, registry
+from gensemcom.core.agent_set import AgentSet, semantic_unit_agents
+from gensemcom.core.compute_clock import ComputeClock
+from gensemcom.core.records import finite_or_none, write_summary
+
+log = logging.getLogger("gensemcom")
+
+GENERATED_STREAM = 0
+
+
+@dataclass
+class Unit:
+    """One image's journey; fields become a row of units.parquet."""
+
+    unit: int
+    image: str
+    source: str
+    original: np.ndarray
+    t_arrival: float
+    streams: dict[str, bytes] = field(default_factory=dict)
+    prompt: str = ""
+    encode_wall_s: float = float("nan")
+    t_sent: float = float("nan")
+    t_genai_first_rx: float = float("nan")
+    t_genai_ready: float = float("nan")
+    t_generated: float = float("nan")
+    t_delivered: float = float("nan")
+    genai_complete: bool = False
+    genai_crc_ok: dict = field(default_factory=dict)
+    received_edge: bytes | None = None
+    generate_wall_s: float = float("nan")
+    fallback: str | None = None
+    generated_bytes: int = 0
+    delivered_crc_ok: bool | None = None
+    delivered: bytes | None = None
+    status: str = "undelivered_uplink"  # until the GenAI node has the unit
+    error: str = ""
+
+
+def _agent_failed(u: Unit, stage: str, exc: Exception) -> None:
+    """A dead or failing agent fails this unit only; the run goes on."""
+    u.status = "agent_dead" if isinstance(exc, AgentUnavailable) else "agent_error"
+    u.error = str(exc)
+    log.error("unit %d: %s failed: %s", u.unit, stage, exc)
+
+
+def _decode_png(data: bytes) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im.convert("RGB"))
+    except Exception:  # noqa: BLE001 - a corrupted delivery is a result, not a crash
+        return None
+
+
+class Run:
+    def __init__(self, cfg, out: Path, agents: AgentSet):
+        self.cfg, self.out, self.agents = cfg, out, agents
+        self.units: list[Unit] = []
+        self.local_sink = False
+
+    # -- source side ----------------------------------------------------------------------
+    def make_units(self, sources: list[str]) -> None:
+        from gensemcom.agents.images import load_image
+
+        im = self.cfg.images
+        names = im.names * im.repeat
+        per_source = {s: 0 for s in sources}
+        for k, name in enumerate(names):
+            source = sources[k % len(sources)]
+            t = im.start_s + per_source[source] * im.interval_s
+            per_source[source] += 1
+            self.units.append(Unit(k, name, source, load_image(name, im.size), t))
+
+    def encode_units(self) -> None:
+        encoder = self.agents["encoder"].client
+        clocks: dict[str, ComputeClock] = {}
+        c = self.cfg.compute
+        for u in tqdm(self.units, desc="encoding (source agent)", unit="unit"):
+            h, w = u.original.shape[:2]
+            try:
+                answer = encoder.call(schema.request("encode", [u.original.tobytes()], h=h, w=w))
+            except (AgentUnavailable, AgentError) as exc:
+                _agent_failed(u, "encoding", exc)
+                continue
+            u.streams = dict(zip(answer.header["streams"], answer.frames))
+            u.prompt = answer.header.get("prompt", "")
+            u.encode_wall_s = answer.header["compute_s"]
+            clock = clocks.setdefault(u.source, ComputeClock(c.kind, c.encode_s, c.scale))
+            u.t_sent = clock.finish_time(u.t_arrival, u.encode_wall_s)
+
+    # -- simulation -----------------------------------------------------------------------
+    def simulate(self) -> None:
+        cfg = self.cfg
+        ns = ns3.load_ns()
+        g = ns.cppyy.gbl.ns3
+        ns3.reset(ns, cfg.seed)
+        channel = registry.load_channel(cfg.channel)
+        net = channel.build(ns, cfg)
+        self.make_units(net.sources)
+        self.encode_units()
+        # Mean bits per stream: known once the units are encoded (the semantic link's power
+        # split depends on them).
+        encoded = [u for u in self.units if u.streams]
+        bits = [8.0 * float(np.mean([len(u.streams[s]) for u in encoded])) if encoded else 8.0
+                for s in cfg.app.streams]
+        channel.ready(ns, cfg, net, bits)
+        self.local_sink = net.sink == net.genai  # the receiver generates for itself: no downlink
+
+        def make_app(name: str, listen_port: int = 0, num_ports: int = 1):
+            return ns3.install_semantic_app(
+                ns, net.nodes[name], name, segment_bytes=cfg.app.segment_bytes, rate=cfg.app.rate,
+                unit_timeout_s=cfg.app.unit_timeout_s, listen_port=listen_port, num_ports=num_ports)
+
+        senders = {s: make_app(s) for s in net.sources}
+        streams = cfg.app.streams
+        genai = make_app(net.genai, UNIT_PORT, len(streams))
+        sink = make_app(net.sink, DELIVERY_PORT, 1)
+        if cfg.bit_errors.ber > 0:
+            em = ns.CreateObject[g.BitFlipErrorModel]()
+            em.SetAttribute("BitErrorRate", ns.DoubleValue(cfg.bit_errors.ber))
+            em.SetAttribute("ProtectedBytes", ns.UintegerValue(g.SemanticHeader.kSize))
+            em.AssignStreams(cfg.seed * 7919)
+            genai.SetReceiveErrorModel(em)
+            ns3.keep_alive(em)
+
+        by_id = {u.unit: u for u in self.units}
+        es_addr, sink_addr = net.addresses[net.genai], net.addresses[net.sink]
+        for u in self.units:
+            if not u.streams:  # encoding failed: nothing to send
+                continue
+            for sid, name in enumerate(streams):
+                senders[u.source].SendStream(ns.Seconds(u.t_sent), es_addr, UNIT_PORT + sid,
+                                             u.unit, sid, len(streams), u.streams[name])
+
+        generator = self.agents["generator"].client
+        gen_clock = ComputeClock(cfg.compute.kind, cfg.compute.generate_s, cfg.compute.scale)
+
+        # Units still to be resolved (delivered, or failed for good); the run stops early when
+        # none is left, and at the latest sim.drain_s after the last send.
+        pending = {u.unit for u in self.units if u.streams}
+
+        def resolved(unit_id: int) -> None:
+            pending.discard(unit_id)
+            if not pending:
+                ns.Simulator.Stop()
+
+        def on_genai_unit(unit_id: int) -> None:
+            # Simulated time stands still here while the generator agent computes.
+            u = by_id.get(unit_id)
+            if u is None:
+                log.warning("GenAI node received unit %d, which this run never sent: ignored", unit_id)
+                genai.ReleaseUnit(unit_id)
+                return
+            try:
+                self._generate(ns, genai, generator, gen_clock, u, sink_addr)
+            except Exception as exc:  # noqa: BLE001 - never let an exception unwind into C++
+                log.exception("unit %d: GenAI handling failed", unit_id)
+                u.status, u.error = "genai_error", str(exc)
+            finally:
+                genai.ReleaseUnit(unit_id)
+            if u.status != "undelivered_downlink":  # failed at the GenAI node, or generated locally
+                resolved(unit_id)
+
+        def on_sink_unit(unit_id: int) -> None:
+            u = by_id.get(unit_id)
+            if u is not None:
+                u.t_delivered = sink.GetUnitReadyTime(unit_id)
+                u.delivered_crc_ok = bool(sink.IsUnitComplete(unit_id)) and bool(
+                    sink.IsStreamCrcOk(unit_id, GENERATED_STREAM))
+                u.delivered = ns3.vector_bytes(sink.GetStreamBytes(unit_id, GENERATED_STREAM))
+                resolved(unit_id)
+            sink.ReleaseUnit(unit_id)
+
+        ns3.keep_alive(on_genai_unit)
+        ns3.keep_alive(on_sink_unit)
+        genai.SetUnitHandler(on_genai_unit)
+        sink.SetUnitHandler(on_sink_unit)
+
+        stop_s = max((u.t_sent for u in self.units if u.streams), default=0.0) + cfg.sim.drain_s
+        self.sim_end_s = (progress.run_simulation(ns, stop_s, f"ns-3 simulation ({cfg.channel})")
+                          if pending else 0.0)
+        channel.finish(net)
+        ns.Simulator.Destroy()
+        ns3.keep_alive(net)
+        self.net_info = net.info
+        self.channel = channel
+
+    def _generate(self, ns, genai, generator, clock: ComputeClock, u: Unit, sink_addr) -> None:
+        u.t_genai_first_rx = genai.GetUnitFirstRxTime(u.unit)
+        u.t_genai_ready = genai.GetUnitReadyTime(u.unit)
+        u.genai_complete = bool(genai.IsUnitComplete(u.unit))
+        names, frames, complete, crc_ok = [], [], [], []
+        for sid in genai.GetStreamIds(u.unit):
+            name = self.cfg.app.streams[int(sid)]
+            names.append(name)
+            frames.append(ns3.vector_bytes(genai.GetStreamBytes(u.unit, sid)))
+            complete.append(bool(genai.IsStreamComplete(u.unit, sid)))
+            crc_ok.append(bool(genai.IsStreamCrcOk(u.unit, sid)))
+        u.genai_crc_ok = dict(zip(names, crc_ok))
+        u.received_edge = dict(zip(names, frames)).get("edge")
+        h, w = u.original.shape[:2]
+        request = schema.request("generate", frames, unit=u.unit, streams=names, complete=complete,
+                                 crc_ok=crc_ok, h=h, w=w)
+        try:
+            answer = generator.call(request)
+        except (AgentUnavailable, AgentError) as exc:
+            _agent_failed(u, "generation", exc)
+            return
+        u.generate_wall_s = answer.header["compute_s"]
+        u.fallback = answer.header.get("fallback")
+        content = answer.frames[0]
+        u.generated_bytes = len(content)
+        now = ns.Simulator.Now().GetSeconds()
+        u.t_generated = clock.finish_time(now, u.generate_wall_s)
+        if self.local_sink:
+            u.t_delivered, u.delivered, u.delivered_crc_ok = u.t_generated, content, True
+            u.status = "generated"
+            return
+        u.status = "undelivered_downlink"  # until the sink has it
+        genai.SendStream(ns.Seconds(u.t_generated - now), sink_addr, DELIVERY_PORT, u.unit,
+                         GENERATED_STREAM, 1, content)
+
+    # -- outputs --------------------------------------------------------------------------
+    def finalize_units(self) -> pd.DataFrame:
+        from gensemcom.analysis.lpips import lpips_score
+        from gensemcom.agents.semantics import decode_edges, render_conditioning
+
+        rows, grid = [], []
+        for u in self.units:
+            h, w = u.original.shape[:2]
+            delivered = _decode_png(u.delivered) if u.delivered is not None else None
+            psnr = ms_ssim = lpips = float("nan")
+            if delivered is not None and delivered.shape == u.original.shape:
+                psnr, ms_ssim = metrics.psnr(u.original, delivered), metrics.ms_ssim(u.original, delivered)
+                lpips = lpips_score(u.original, delivered)
+                degraded = not all(u.genai_crc_ok.values()) or not u.genai_complete or u.fallback
+                u.status = "degraded" if degraded or not u.delivered_crc_ok else "ok"
+            elif u.delivered is not None:
+                u.status = "delivered_undecodable"
+            sizes = {k: len(u.streams[k]) if k in u.streams else None for k in ALL_STREAMS}
+            total = sum(v for v in sizes.values() if v is not None)
+            rows.append({
+                "unit": u.unit, "image": u.image, "source": u.source, "status": u.status,
+                "error": u.error, "prompt": u.prompt, "height": h, "width": w,
+                **{f"bytes_{k}": v for k, v in sizes.items()},
+                "bytes_total": total, "bpp_total": metrics.bpp(total, h, w),
+                **{f"bpp_{k}": None if v is None else metrics.bpp(v, h, w) for k, v in sizes.items()},
+                "t_arrival": u.t_arrival, "t_sent": u.t_sent, "t_genai_first_rx": u.t_genai_first_rx,
+                "t_genai_ready": u.t_genai_ready, "t_generated": u.t_generated,
+                "t_delivered": u.t_delivered, "latency_s": u.t_delivered - u.t_arrival,
+                "genai_complete": u.genai_complete,
+                **{f"crc_ok_{k}": u.genai_crc_ok.get(k) for k in ALL_STREAMS},
+                "fallback": u.fallback, "generated_bytes": u.generated_bytes,
+                "delivered_crc_ok": u.delivered_crc_ok,
+                "encode_wall_s": u.encode_wall_s, "generate_wall_s": u.generate_wall_s,
+                "psnr_db": psnr, "ms_ssim": ms_ssim, "lpips": lpips,
+            })
+            conditioning = None
+            if u.received_edge is not None:
+                try:
+                    conditioning = render_conditioning(decode_edges(u.received_edge), h)
+                except ValueError:
+                    conditioning = None
+            grid.append({"title": f"unit {u.unit}: {u.image}", "original": u.original,
+                         "conditioning": conditioning, "generated": delivered,
+                         "caption": f"{u.status}, PSNR {psnr:.1f} dB, LPIPS {lpips:.3f}, "
+                                    f"{metrics.bpp(total, h, w):.3f} bpp"})
+        self._grid = grid
+        return pd.DataFrame(rows)
+
+    def write_outputs(self, units: pd.DataFrame, wall: dict) -> dict:
+        packets = packet_trace.write(ns3.load_ns(), self.out)
+        units.to_parquet(self.out / "units.parquet", index=False)
+
+        plots.image_grid(self._grid, self.out / "grid.png")
+        plots.latency_breakdown(units, self.out / "latency.png")
+        plots.lte_phy_activity(packets, self.out / "lte_phy.png")
+
+        ok = units[units["status"].isin(["ok", "degraded"])]
+        summary = {
+            "name": self.cfg.name, "seed": self.cfg.seed, "results": str(self.out),
+            "simulated_s": self.sim_end_s,
+            "units": len(units), "status_counts": units["status"].value_counts().to_dict(),
+            "mean_latency_s": finite_or_none(ok["latency_s"].mean()),
+            "mean_psnr_db": finite_or_none(ok["psnr_db"].replace(np.inf, np.nan).mean()),
+            "mean_ms_ssim": finite_or_none(ok["ms_ssim"].mean()),
+            "mean_lpips": finite_or_none(ok["lpips"].mean()),
+            "mean_bpp_total": finite_or_none(units["bpp_total"].mean()),
+            self.cfg.channel: self.channel.phy_summary(packets),
+            "network": self.net_info, "wall_s": wall,
+        }
+        write_summary(self.out, summary)
+        return summary
+
+
+def run(cfg, out: Path) -> dict:
+    """Run one scenario end to end; returns the summary (also written to summary.json)."""
+    t0 = time.perf_counter()
+    wall = {}
+    with AgentSet(semantic_unit_agents(cfg), out, cfg.agents) as agents:
+        r = Run(cfg, out, agents)
+        ns3.load_ns()  # ~15 s of C++ header parsing, overlapped with the agents' start-up
+        wall["ns3_import"] = time.perf_counter() - t0
+        agents.wait_ready()
+        wall["agents_ready"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        r.simulate()
+        wall["encode_and_simulate"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    units = r.finalize_units()
+    wall["metrics_and_outputs"] = time.perf_counter() - t2
+    wall["total"] = time.perf_counter() - t0
+    return r.write_outputs(units, wall)
+
+
+def report(summary: dict) -> str:
+    keys = ("units", "status_counts", "mean_latency_s", "mean_psnr_db", "mean_ms_ssim", "mean_lpips",
+            "mean_bpp_total")
+    phy = {k: summary[k] for k in summary if k in registry.CHANNELS and summary[k] is not None}
+    return json.dumps({**{k: summary[k] for k in keys}, **phy}, indent=2)

@@ -1,0 +1,1 @@
+"""Mobile edge generation (mobile-edge-generation.md)."""
