@@ -81,6 +81,7 @@ def test_handler_error_is_reported_and_agent_keeps_serving(server):
     assert client.call(schema.request("echo", [b"x"])).frames == [b"x"]
 
 
+@pytest.mark.slow
 def test_slow_reply_is_retried_then_declared_dead(server):
     _, client, _ = server
     start = time.monotonic()
@@ -91,6 +92,7 @@ def test_slow_reply_is_retried_then_declared_dead(server):
         client.call(schema.request("echo"))
 
 
+@pytest.mark.slow
 def test_killed_agent_does_not_hang_the_caller(server):
     proc, client, _ = server
     assert client.call(schema.request("echo", [b"x"])).ok

@@ -57,6 +57,7 @@ def substitute_results(minilm):
     return same, close, far
 
 
+@pytest.mark.slow
 def test_substitute_known_values(substitute_results):
     same, close, far = substitute_results
     for r in (same, close, far):

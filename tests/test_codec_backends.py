@@ -184,6 +184,7 @@ def _g_s_input(zc, decode):
 
 @pytest.mark.parametrize("arch", ZOO_SUPPORTED)
 @pytest.mark.parametrize("size", [(64, 64), (70, 100)])
+@pytest.mark.slow
 def test_zoo_python_decoder_matches_compressai(zoo_codecs, arch, size, monkeypatch):
     """On intact streams the bounds-checked decoder gives exactly compressai's C++ latents."""
     escapes = []

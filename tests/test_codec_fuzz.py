@@ -139,6 +139,7 @@ def learned_header_mutations(s, rng):
 
 
 @pytest.mark.parametrize("rate", list(codec.RATE_POINTS))
+@pytest.mark.slow
 def test_learned_fuzz(rate, image):
     path = codec.rate_checkpoint(rate)
     if not path.is_file():
@@ -217,6 +218,7 @@ def zoo_header_mutations(zc, s, rng):
 
 
 @pytest.mark.parametrize("arch", ZOO_ARCHS)
+@pytest.mark.slow
 def test_zoo_fuzz(arch, zoo_codecs, image):
     zc = zoo_codecs[arch]
     stream = zc.encode(image)

@@ -50,6 +50,7 @@ def _defaults(ns, type_name: str) -> dict[str, str]:
 
 
 @pytest.mark.ns3
+@pytest.mark.slow
 def test_cxx_constants_agree(ns):
     assert ns.cppyy.gbl.ns3.SemanticHeader.kSize == C.SEMANTIC_HEADER_BYTES
     device = _defaults(ns, "ns3::SemanticLinkNetDevice")

@@ -57,6 +57,7 @@ def test_multipath_rb_power_is_exponential():
     assert stats.kstest(power, "expon").statistic < 0.03
 
 
+@pytest.mark.slow
 def test_tap_autocorrelation_is_j0():
     doppler, dt = 50.0, 1e-3
     gains = fading.rayleigh_gains(64, doppler, 10_000, dt, np.random.default_rng(5))

@@ -130,6 +130,7 @@ def real_sets():
     return F.inception_features(a), F.inception_features(b), F.inception_features(noisy), a
 
 
+@pytest.mark.slow
 def test_inception_features_real_images(real_sets):
     fa, fb, fn, a = real_sets
     assert fa.shape == (6, 2048) and fa.dtype == np.float64

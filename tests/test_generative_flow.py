@@ -87,6 +87,7 @@ def _quality(lp: float) -> float:
 
 @pytest.mark.parametrize("graph_name", ["fig1", "two_genai"])
 @pytest.mark.parametrize("weight", [0.0, 0.5, 1.0])
+@pytest.mark.slow
 def test_optimiser_vs_brute_force(graph_name, weight):
     if graph_name == "fig1":
         graph, genai = gf.fig1_graph(1.0, 1.0, 3.184, 24.0), ["g"]

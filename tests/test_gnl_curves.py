@@ -110,6 +110,7 @@ def synthetic():
     return points, *gc.fit_all(points, {"ps_low.D": "linear"})
 
 
+@pytest.mark.slow
 def test_fit_all_normalises_fid_by_the_pe_fit_at_zero(synthetic):
     points, table, fits, fid_max = synthetic
     assert fid_max == pytest.approx(fits["pe", "P"](0.0) * fid_max)  # normalised PE fit is 1 at 0 bpp
@@ -122,6 +123,7 @@ def test_fit_all_normalises_fid_by_the_pe_fit_at_zero(synthetic):
         gc.fit_all(points, {"pe.P": "power"})
 
 
+@pytest.mark.slow
 def test_optimise_and_claims_on_synthetic_curves(synthetic):
     fits = synthetic[2]
     gnl = GnlConfig()

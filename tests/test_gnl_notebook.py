@@ -133,6 +133,7 @@ def test_notebook_is_clean_nbformat_v4():
         assert figure in text
 
 
+@pytest.mark.slow
 def test_notebook_draws_every_curve_and_every_flow_run(tmp_path, monkeypatch, sweep_files):
     sweep_dir = synthetic_sweep(tmp_path, sweep_files)
     opt = pd.read_parquet(sweep_dir / "fig4.parquet")

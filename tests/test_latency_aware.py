@@ -151,6 +151,7 @@ def test_avg_snr_from_table1_distance():
     assert la.db(la.avg_snr_at_distance(100.0, P)) == pytest.approx(10 - 30 - 68 + 174 - 10 * math.log10(2e6), abs=1e-9)
 
 
+@pytest.mark.slow
 def test_run_table2_config_writes_csv(tmp_path):
     cfg = json.loads((ROOT / "configs" / "gen_semcom_table2.json").read_text())
     cfg["output_dir"] = str(tmp_path)

@@ -59,6 +59,7 @@ def test_fading_expectations_reduce_to_the_thresholds():
     assert math.isinf(cont["edge_latency_ms"])
 
 
+@pytest.mark.slow
 def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
     import json
 

@@ -45,6 +45,7 @@ def test_linear_layers_equal_official(net):
 
 
 @pytest.mark.parametrize("net", ["alex", "vgg"])
+@pytest.mark.slow
 def test_matches_official_network_with_ported_trunk(net):
     ref = official.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
     ours = L.torch_state_dict(net)

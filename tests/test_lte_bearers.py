@@ -21,6 +21,7 @@ def ns():
     ("am", {1: "ns3::LteRlcAm"}),
     ("um", {1: "ns3::LteRlcUm"}),
 ])
+@pytest.mark.slow
 def test_bearers_and_rlc_modes(ns, tmp_path, rlc, source_drbs):
     cfg = parse_config({"name": "x", "lte": {"rlc": rlc, "fading": {"model": "none"}}})
     net = lte.build(ns, cfg)

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from gensemcom.agents.meg_split import feature_channel, protocols as meg_protocols, strips, wire
+from gensemcom.agents.meg_split import feature_channel, protocols as meg_protocols, wire
+from gensemcom.agents.meg_split import strips as meg_strips
 from gensemcom.config import ConfigError, parse_config
 
 
@@ -72,29 +73,29 @@ def test_awgn_on_images_stays_uint8_and_none_is_noiseless():
 # -- split and merge -----------------------------------------------------------------------
 
 def test_split_spans_cover_the_rows_with_overlap_on_multiples():
-    spans = strips.split_spans(32, 2, 4, 4)
+    spans = meg_strips.split_spans(32, 2, 4, 4)
     assert spans == [(0, 20), (12, 32)]
-    spans = strips.split_spans(32, 3, 4, 4)
+    spans = meg_strips.split_spans(32, 3, 4, 4)
     assert spans[0][0] == 0 and spans[-1][1] == 32
     for (a, b), (c, d) in zip(spans, spans[1:]):
         assert c < b and b - c == 8          # neighbours share 2 x overlap rows
     assert all(a % 4 == 0 and b % 4 == 0 for a, b in spans)
-    assert strips.split_spans(32, 1, 4, 4) == [(0, 32)]
-    assert strips.split_spans(16, 4, 0, 4) == [(0, 4), (4, 8), (8, 12), (12, 16)]
+    assert meg_strips.split_spans(32, 1, 4, 4) == [(0, 32)]
+    assert meg_strips.split_spans(16, 4, 0, 4) == [(0, 4), (4, 8), (8, 12), (12, 16)]
 
 
 @pytest.mark.parametrize("rows, parts, overlap, multiple", [(32, 9, 4, 4), (32, 2, 3, 4), (30, 2, 4, 4), (32, 0, 4, 4)])
 def test_split_spans_rejects_impossible_splits(rows, parts, overlap, multiple):
     with pytest.raises(ValueError):
-        strips.split_spans(rows, parts, overlap, multiple)
+        meg_strips.split_spans(rows, parts, overlap, multiple)
 
 
 def test_blend_weights_cross_fade_to_one():
     rows, overlap = 32, 4
-    spans = strips.split_spans(rows, 3, overlap, 4)
+    spans = meg_strips.split_spans(rows, 3, overlap, 4)
     total = np.zeros(rows)
     for a, b in spans:
-        w = strips.blend_weights((a, b), rows, overlap)
+        w = meg_strips.blend_weights((a, b), rows, overlap)
         assert w.shape == (b - a,) and (w > 0).all() and (w <= 1).all()
         total[a:b] += w
     assert np.allclose(total, 1.0)
@@ -103,18 +104,18 @@ def test_blend_weights_cross_fade_to_one():
 @pytest.mark.parametrize("parts, overlap", [(2, 4), (3, 4), (2, 0), (4, 8)])
 def test_merge_of_a_split_is_the_original(parts, overlap):
     z = _latent((4, 32, 32))
-    spans = strips.split_spans(32, parts, overlap, 4)
-    merged = strips.merge_parts([z[:, a:b] for a, b in spans], spans, 32, overlap, axis=1)
+    spans = meg_strips.split_spans(32, parts, overlap, 4)
+    merged = meg_strips.merge_parts([z[:, a:b] for a, b in spans], spans, 32, overlap, axis=1)
     assert np.allclose(merged, z, atol=1e-6)
     img = _image(128, 128)   # the same strips in pixels (VAE factor 4)
-    pix = strips.merge_parts([img[4 * a:4 * b] for a, b in spans], spans, 32, overlap, axis=0)
+    pix = meg_strips.merge_parts([img[4 * a:4 * b] for a, b in spans], spans, 32, overlap, axis=0)
     assert np.array_equal(pix, img)
 
 
 def test_merge_blends_linearly_across_the_overlap():
-    spans = strips.split_spans(32, 2, 4, 4)               # [(0, 20), (12, 32)]: rows 12..19 shared
+    spans = meg_strips.split_spans(32, 2, 4, 4)               # [(0, 20), (12, 32)]: rows 12..19 shared
     top, bottom = np.zeros((1, 20, 2), np.float32), np.ones((1, 20, 2), np.float32)
-    merged = strips.merge_parts([top, bottom], spans, 32, 4, axis=1)[0, :, 0]
+    merged = meg_strips.merge_parts([top, bottom], spans, 32, 4, axis=1)[0, :, 0]
     assert np.all(merged[:12] == 0) and np.all(merged[20:] == 1)
     ramp = merged[12:20]
     assert np.all(np.diff(ramp) > 0) and np.allclose(ramp, (np.arange(8) + 0.5) / 8)
@@ -122,19 +123,19 @@ def test_merge_blends_linearly_across_the_overlap():
 
 def test_merge_at_sketch_resolution():
     """Partial sketches are at half the strip's pixel rows: spans scale with them."""
-    spans = strips.split_spans(32, 2, 4, 4)
+    spans = meg_strips.split_spans(32, 2, 4, 4)
     sketch = _image(64, 64)
     parts = [sketch[2 * a:2 * b] for a, b in spans]     # 2 sketch rows per latent row
-    assert np.array_equal(strips.merge_parts(parts, spans, 32, 4, axis=0), sketch)
+    assert np.array_equal(meg_strips.merge_parts(parts, spans, 32, 4, axis=0), sketch)
     with pytest.raises(ValueError):
-        strips.merge_parts([parts[0], parts[1][:-1]], spans, 32, 4, axis=0)
+        meg_strips.merge_parts([parts[0], parts[1][:-1]], spans, 32, 4, axis=0)
 
 
 def test_pick_closest_takes_the_nearest_candidate_at_its_resolution():
     ref = _image(64, 64, seed=1)
     far, near = _image(32, 32, seed=2), np.asarray(ref[::2, ::2])
-    assert strips.pick_closest(ref, [far, near, far]) == 1
-    assert strips.pick_closest(ref, [near, near]) == 0
+    assert meg_strips.pick_closest(ref, [far, near, far]) == 1
+    assert meg_strips.pick_closest(ref, [near, near]) == 0
 
 
 # -- protocol table and config -------------------------------------------------------------

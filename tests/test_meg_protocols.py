@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from gensemcom.agents.meg_split import agent as meg_agent, protocols as meg_protocols, strips, wire
+from gensemcom.agents.meg_split import agent as meg_agent, protocols as meg_protocols, wire
+from gensemcom.agents.meg_split import strips as meg_strips
 from gensemcom.agents.images import load_image
 from gensemcom.analysis import metrics
 from gensemcom.bridge.client import AgentUnavailable
@@ -89,6 +90,7 @@ def _run(agent, image, protocols, calls=None, call=None, **meg_keys):
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
+@pytest.mark.slow
 def test_message_sequence_and_sizes(agent, image, name):
     calls: list = []
     engine = _run(agent, image, [name], calls)
@@ -145,7 +147,7 @@ def test_parallel_protocols_use_distinct_noise_and_pick(agent, image):
         assert req.picked in (0, 1) and req.status == "ok"
         a, b = (wire.unpack(req.candidates[k]) for k in (0, 1))
         assert not np.array_equal(a, b)                      # each ES draws its own noise
-        assert req.picked == strips.pick_closest(image, [a, b])
+        assert req.picked == meg_strips.pick_closest(image, [a, b])
         assert np.array_equal(req.result, [a, b][req.picked])
     first = _run(agent, image, ["uidg"], snr_db=None, pick="first").requests[0]
     assert first.picked == 0 and len(first.candidates) == 1   # finished on the first reply
@@ -158,7 +160,7 @@ def test_cooperative_merges_blend_the_strips(agent, image):
     (req,) = engine.requests
     assert req.spans == [(0, 12), (4, 16)] and req.rows == 16
     strips = [wire.unpack(req.candidates[k]) for k in (0, 1)]
-    merged = strips.merge_parts(strips, req.spans, 16, 4, axis=1)
+    merged = meg_strips.merge_parts(strips, req.spans, 16, 4, axis=1)
     assert np.array_equal(merged[:, :4], strips[0][:, :4]) and np.array_equal(merged[:, 12:], strips[1][:, 8:])
     lo = np.minimum(strips[0][:, 4:12], strips[1][:, :8]) - 1e-6
     hi = np.maximum(strips[0][:, 4:12], strips[1][:, :8]) + 1e-6
@@ -170,9 +172,10 @@ def test_cooperative_merges_blend_the_strips(agent, image):
     d = _run(agent, image, ["dcsuc"], snr_db=None).requests[0]
     sketches = [wire.unpack(d.candidates[k]) for k in (0, 1)]
     assert [s.shape for s in sketches] == [(24, SKETCH, 3), (24, SKETCH, 3)]
-    assert strips.merge_parts(sketches, d.spans, 16, 4, axis=0).shape == (SKETCH, SKETCH, 3)
+    assert meg_strips.merge_parts(sketches, d.spans, 16, 4, axis=0).shape == (SKETCH, SKETCH, 3)
 
 
+@pytest.mark.slow
 def test_same_seed_same_messages_and_images(agent, image):
     a = _run(agent, image, ["ciag", "dsuc"])
     b = _run(agent, image, ["ciag", "dsuc"])

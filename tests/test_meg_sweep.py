@@ -281,6 +281,7 @@ def synthetic_sweep_results(root: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_notebook_runs_headless_on_a_sweep_folder(tmp_path, monkeypatch):
     synthetic_sweep_results(tmp_path)
     monkeypatch.setenv(results.RESULTS_ROOT_ENV, str(tmp_path))

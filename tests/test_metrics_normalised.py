@@ -49,6 +49,7 @@ def test_existing_metrics_unchanged():
     assert M.bpp(1000, 100, 80) == 1.0
 
 
+@pytest.mark.slow
 def test_normalised_fid_images_on_real_crops():
     import torch
 

@@ -32,6 +32,7 @@ def test_image_set_adds_seeded_crops():
     np.testing.assert_array_equal(pictures, again)
 
 
+@pytest.mark.slow
 def test_small_measurement_end_to_end(tmp_path):
     import torch
     torch.set_num_threads(1)

@@ -30,7 +30,7 @@ def noisy_run(tmp_path_factory):
 def test_units_cross_the_link_and_are_generated_at_the_receiver(noisy_run):
     summary = json.loads((noisy_run / "summary.json").read_text())
     units = pd.read_parquet(noisy_run / "units.parquet")
-    assert summary["units"] == 2 and summary["lte"] is None
+    assert summary["units"] == 2 and "lte" not in summary and summary["semantic_link"] is None
     net = summary["network"]
     assert net["channel"] == "semantic_link" and net["allocation_applied"]["modes"] == ["arq", "rate", "rate"]
     assert sum(net["allocation_applied"]["powers_w"]) == pytest.approx(0.01, rel=1e-9)
@@ -59,6 +59,6 @@ def test_semantic_link_config_checks():
         parse_config({**base, "app": {"streams": ["edge", "prompt"]}})
     with pytest.raises(ConfigError, match="table2"):
         parse_config({**base, "semantic_link": {"allocation": "table2"}})
-    with pytest.raises(ConfigError, match="scenario lte_edge"):
+    with pytest.raises(ConfigError, match="channel: scenario gnl_fig1 does not use this section"):
         parse_config({**base, "scenario": "gnl_fig1"})
     parse_config({**base, "app": {"streams": ["prompt", "edge"]}, "semantic_link": {"allocation": "table2"}})

@@ -113,6 +113,7 @@ def test_generator_hint_is_an_img2img_start(generator, edges):
 
 @pytest.mark.parametrize("use_edges", [False, True])
 @pytest.mark.parametrize("k", [0, 1, 3, STEPS])
+@pytest.mark.slow
 def test_split_is_transparent(split, split_cn, edges, use_edges, k):
     model = split_cn if use_edges else split
     cond = model.condition(PROMPT, edges if use_edges else None, None, SIZE)

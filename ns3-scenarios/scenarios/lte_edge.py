@@ -151,12 +151,12 @@ class Run:
             ns3.keep_alive(em)
 
         by_id = {u.unit: u for u in self.units}
-        es_addr, sink_addr = net.addresses[net.genai], net.addresses[net.sink]
+        genai_addr, sink_addr = net.addresses[net.genai], net.addresses[net.sink]
         for u in self.units:
             if not u.streams:  # encoding failed: nothing to send
                 continue
             for sid, name in enumerate(streams):
-                senders[u.source].SendStream(ns.Seconds(u.t_sent), es_addr, UNIT_PORT + sid,
+                senders[u.source].SendStream(ns.Seconds(u.t_sent), genai_addr, UNIT_PORT + sid,
                                              u.unit, sid, len(streams), u.streams[name])
 
         generator = self.agents["generator"].client

@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from gensemcom.analysis import metrics
-from gensemcom.analysis import rate_quality as rq
+from gensemcom.analysis import rate_quality as rq_table
 from gensemcom.core.records import write_summary
 
 
@@ -107,7 +107,7 @@ def measure(cfg) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         lp = lpips(images, rec)
         gen_prompts = [prompt_model.extract(r) for r in rec]
         txt_cos = np.sum(ref_text * text.encode(gen_prompts), axis=1)
-        img_cos = np.sum(rq.unit_rows(ref_feats) * rq.unit_rows(feats), axis=1)
+        img_cos = np.sum(rq_table.unit_rows(ref_feats) * rq_table.unit_rows(feats), axis=1)
         clip = (clip_cosines(rec, ref_prompts, rq.clip_model) if rq.clip_model else None)
         for i, (img_id, x, y) in enumerate(zip(ids, images, rec)):
             row = {"method": m.label, "family": m.family, "image": img_id,
@@ -131,7 +131,7 @@ def measure(cfg) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
                         "fid": fid_value, "kid": kid_mean, "kid_std": kid_std,
                         "normalised_fid": metrics.normalised_fid(fid_value, fid_inverted)})
     table = pd.DataFrame(summary)
-    rq.add_jpeg_at_equal_bpp(table)
+    rq_table.add_jpeg_at_equal_bpp(table)
     info = {"n_images": len(images), "image_ids": ids, "fid_inverted": fid_inverted,
             "clip_metric": "clip" if rq.clip_model else SUBSTITUTE,
             "fid_caveat": fidlib.SAMPLE_SIZE_CAVEAT}
@@ -142,8 +142,8 @@ def run(cfg, out: Path) -> dict:
     rows, table, info = measure(cfg)
     rows.to_parquet(out / "rate_quality_images.parquet", index=False)
     table.to_parquet(out / "rate_quality.parquet", index=False)
-    rq.plot(table, out / "rate_quality.png")
-    md = rq.markdown(table)
+    rq_table.plot(table, out / "rate_quality.png")
+    md = rq_table.markdown(table)
     (out / "rate_quality.md").write_text(md + "\n")
     summary = {"name": cfg.name, "results": str(out), **info,
                "table": table.astype(object).where(table.notna(), None).to_dict("records")}

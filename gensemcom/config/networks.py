@@ -1,0 +1,97 @@
+"""Sections of the channels: LTE (propagation, fading, UEs), the backhaul, the semantic link."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from gensemcom.constants import TABLE_I
+
+from .base import Section, check_rate
+
+
+# ns-3 attributes of each path-loss model. Checked here because ns-3 aborts the whole process
+# on an unknown attribute name.
+PATHLOSS_ATTRIBUTES = {
+    "friis": {"Frequency", "SystemLoss", "MinLoss"},
+    "log_distance": {"Exponent", "ReferenceDistance", "ReferenceLoss"},
+    "three_log_distance": {"Distance0", "Distance1", "Distance2", "Exponent0", "Exponent1",
+                           "Exponent2", "ReferenceLoss"},
+    "cost231": {"Lambda", "Frequency", "BSAntennaHeight", "SSAntennaHeight", "MinDistance"},
+    "okumura_hata": {"Frequency", "Environment", "CitySize"},
+}
+
+class PropagationConfig(Section):
+    model: Literal["friis", "log_distance", "three_log_distance", "cost231", "okumura_hata"] = Field(
+        "log_distance", description="ns-3 path-loss model (see README: swapping the channel).")
+    attributes: dict[str, float | int | str] = Field(
+        {"Exponent": 3.4, "ReferenceLoss": 30.0},
+        description="ns-3 attributes of that model, by their ns-3 names.")
+
+    @model_validator(mode="after")
+    def _known_attributes(self):
+        known = PATHLOSS_ATTRIBUTES[self.model]
+        unknown = sorted(set(self.attributes) - known)
+        if unknown:
+            raise ValueError(f"{self.model} has no attribute(s) {unknown}; known: {sorted(known)}")
+        return self
+
+class FadingConfig(Section):
+    model: Literal["none", "EPA", "EVA", "ETU"] = Field(
+        "EVA", description="3GPP multipath profile of the generated Jakes fading trace, or none.")
+    speed_kmh: float = Field(36.0, ge=0, le=500, description="UE speed setting the Doppler spread (36 km/h at 2.12 GHz = 70 Hz, the 3GPP EVA70 condition).")
+    trace_s: float = Field(10.0, ge=1.0, le=60.0, description="Length of the generated trace.")
+
+class UeConfig(Section):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="Node name in traces.")
+    distance_m: float = Field(gt=0, le=100000, description="Distance to the eNB.")
+    role: Literal["source", "sink"] = Field(description="source: sends units; sink: receives generated content.")
+
+class LteConfig(Section):
+    bandwidth_rb: Literal[6, 15, 25, 50, 75, 100] = Field(25, description="UL and DL bandwidth in resource blocks.")
+    earfcn_dl: int = Field(100, ge=0, le=65535, description="DL EARFCN (UL is DL + 18000).")
+    enb_tx_power_dbm: float = Field(30.0, ge=-30, le=60, description="eNB transmit power.")
+    ue_tx_power_dbm: float = Field(23.0, ge=-30, le=40, description="UE transmit power.")
+    scheduler: Literal["pf", "rr", "fdmt", "tdmt"] = Field("pf", description="MAC scheduler (proportional fair, round robin, max throughput).")
+    amc: Literal["mi", "piro"] = Field("mi", description="AMC model: mutual-information based (mi) or PiroEW2010.")
+    harq: bool = Field(True, description="HARQ retransmissions at the MAC.")
+    rlc: Literal["am", "um", "sm", "per_stream"] = Field(
+        "am", description="RLC mode of the bearers: acknowledged, unacknowledged, saturation, or per_stream: the prompt on "
+                          "the default bearer (RLC AM), the conditioning streams uplink on a dedicated QCI 7 bearer (RLC UM).")
+    propagation: PropagationConfig = Field(default_factory=PropagationConfig)
+    fading: FadingConfig = Field(default_factory=FadingConfig)
+    ues: list[UeConfig] = Field(
+        default_factory=lambda: [UeConfig(name="ue_tx", distance_m=300.0, role="source"),
+                                 UeConfig(name="ue_rx", distance_m=150.0, role="sink")],
+        min_length=2, description="User equipment: at least one source and exactly one sink.")
+
+    @model_validator(mode="after")
+    def _roles(self):
+        names = [u.name for u in self.ues]
+        if len(set(names)) != len(names):
+            raise ValueError("UE names must be unique")
+        if sum(u.role == "sink" for u in self.ues) != 1:
+            raise ValueError("exactly one UE must have role 'sink'")
+        if not any(u.role == "source" for u in self.ues):
+            raise ValueError("at least one UE must have role 'source'")
+        return self
+
+class BackhaulConfig(Section):
+    rate: str = Field("1Gbps", description="PGW - edge server point-to-point link rate.")
+    delay_ms: float = Field(5.0, ge=0, le=1000, description="One-way delay of that link.")
+    _rate = field_validator("rate")(check_rate)
+
+class SemanticLinkConfig(Section):
+    """The paper's semantic link (channel "semantic_link"): source "tx" -> GenAI receiver "rx",
+    one orthogonal sub-channel per stream of app.streams; the first stream (the prompt) uses
+    CRC + ARQ (Eq. 2-3), the others adaptive M-QAM with bit errors delivered (Eq. 4). Code rate,
+    modulation, PER and M-QAM constants come from the `latency_aware` section (Table I)."""
+    avg_snr_db: float = Field(15.0, ge=-20, le=60, description="Average SNR P_T E|h|^2 / (B_total N0); sets the distance (Eq. 1).")
+    fading: Literal["rayleigh", "awgn"] = Field("rayleigh", description="Block Rayleigh fading (one draw per stream block / ARQ attempt) or AWGN.")
+    bandwidth_hz: float = Field(TABLE_I["bandwidth_hz"], gt=0, description="Bandwidth of each stream's sub-channel.")
+    target_ber: float = Field(1e-5, gt=0, lt=0.2, description="BER target of the conditioning streams.")
+    allocation: Literal["lemma1", "table2", "equal"] = Field(
+        "lemma1", description="Power split of P_T: lemma1 = latency-optimal with continuous rates (Eq. 4, any number of "
+                              "streams); table2 = discrete M-QAM per Table II (prompt + one conditioning stream); equal.")
+    power_w: float = Field(TABLE_I["p_total_w"], gt=0, description="Total transmit power P_T.")
+    coherence_s: float = Field(0.0, ge=0, description="Fading block length; 0 = one block per burst of packets of a stream.")
