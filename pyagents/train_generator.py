@@ -43,6 +43,23 @@ DATA_CACHE = Path("build/ldm_data.npz")
 SAMPLES_CACHE = Path("build/ldm_samples.npz")
 
 
+
+def _optimiser_step(opt, loss, step: int, bar, start: float, terms: dict, clip=None) -> int:
+    """One step of the time-budgeted loops: backward, gradient clipping (norm 1) when `clip`
+    names the parameters, update, progress by elapsed seconds, the loss terms every 100 steps."""
+    import torch
+
+    opt.zero_grad()
+    loss.backward()
+    if clip is not None:
+        torch.nn.utils.clip_grad_norm_(clip, 1.0)
+    opt.step()
+    step += 1
+    bar.update(int(time.monotonic() - start) - bar.n)
+    if step % 100 == 0:
+        bar.write(f"step {step} " + " ".join(f"{k} {v.item():.4f}" for k, v in terms.items()))
+    return step
+
 def _train_pool() -> list[str]:
     return names("train") + names("train_extra")
 
@@ -101,13 +118,7 @@ def train_vae(args) -> None:
         perceptual = lpips_loss((rec + 1) / 2, (x + 1) / 2)
         kl = posterior.kl().mean() / x[0].numel()
         loss = l1 + args.lpips * perceptual + args.kl * kl
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-        bar.update(int(time.monotonic() - start) - bar.n)
-        if step % 100 == 0:
-            bar.write(f"step {step} l1 {l1.item():.4f} lpips {perceptual.item():.4f} kl {kl.item():.3f}")
+        step = _optimiser_step(opt, loss, step, bar, start, {"l1": l1, "lpips": perceptual, "kl": kl})
     bar.close()
     vae.eval()
     with torch.no_grad():
@@ -216,14 +227,8 @@ def train_unet(args) -> None:
         rec = vae.decode(x0_hat / cfg.scaling_factor).sample
         perceptual = lpips_loss((rec + 1) / 2, (x + 1) / 2)
         loss = latent_mse + args.lpips * perceptual
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
-        opt.step()
-        step += 1
-        bar.update(int(time.monotonic() - start) - bar.n)
-        if step % 100 == 0:
-            bar.write(f"step {step} latent_mse {latent_mse.item():.4f} lpips {perceptual.item():.4f}")
+        step = _optimiser_step(opt, loss, step, bar, start, {"latent_mse": latent_mse, "lpips": perceptual},
+                               clip=[p for g in groups for p in g["params"]])
     bar.close()
     previous = _previous(args.out, "unet") if args.resume else []
     ldm.save(args.out, cfg, unet=unet.eval(), vae=vae.eval() if args.tune_decoder else None,
@@ -316,14 +321,8 @@ def train_refiner(args) -> None:
         l1 = (rec - x).abs().mean()
         perceptual = lpips_loss((rec.clamp(-1, 1) + 1) / 2, (x + 1) / 2)
         loss = args.l1 * l1 + args.lpips * perceptual
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(refiner.parameters(), 1.0)
-        opt.step()
-        step += 1
-        bar.update(int(time.monotonic() - start) - bar.n)
-        if step % 100 == 0:
-            bar.write(f"step {step} l1 {l1.item():.4f} lpips {perceptual.item():.4f}")
+        step = _optimiser_step(opt, loss, step, bar, start, {"l1": l1, "lpips": perceptual},
+                               clip=refiner.parameters())
     bar.close()
     previous = _previous(args.out, "refiner") if args.resume else []
     ldm.save_refiner(args.out, refiner.eval())

@@ -66,18 +66,12 @@ class Config(Section):
         keys = registry.COMMON_KEYS + registry.SCENARIOS[self.scenario].sections
         return self.model_dump_json(indent=2, include=set(keys))
 
-    @field_validator("scenario")
+    @field_validator("scenario", "channel")
     @classmethod
-    def _known_scenario(cls, name: str) -> str:
-        if name not in registry.SCENARIOS:
-            raise ValueError(f"unknown scenario; known: {sorted(registry.SCENARIOS)}")
-        return name
-
-    @field_validator("channel")
-    @classmethod
-    def _known_channel(cls, name: str) -> str:
-        if name not in registry.CHANNELS:
-            raise ValueError(f"unknown channel; known: {sorted(registry.CHANNELS)}")
+    def _registered(cls, name: str, info) -> str:
+        table = registry.SCENARIOS if info.field_name == "scenario" else registry.CHANNELS
+        if name not in table:
+            raise ValueError(f"unknown {info.field_name}; known: {sorted(table)}")
         return name
 
     @model_validator(mode="after")
