@@ -213,7 +213,9 @@ def _as_batch(x) -> np.ndarray:
 
 
 def _to_tensor(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(x).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    # A copy: the images are often read-only views (decoded bytes), which torch.from_numpy
+    # warns about; .float() copies anyway.
+    return torch.tensor(x).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 def lpips(a, b, net: str = "alex", batch_size: int = 16) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 
 import zmq
 
@@ -22,14 +23,23 @@ class AgentError(RuntimeError):
     """The agent answered, but reported a failure for this request."""
 
 
+# How often a caller waiting for a reply checks that the agent's process is still there.
+WATCH_SLICE_MS = 100
+
+
 class AgentClient:
-    def __init__(self, endpoint: str, timeout_s: float = 30.0, retries: int = 1, name: str = ""):
+    """`exit_reason`, when given, says why the agent's process is gone (or None while it runs):
+    a call then fails within WATCH_SLICE_MS of the exit instead of after the timeouts."""
+
+    def __init__(self, endpoint: str, timeout_s: float = 30.0, retries: int = 1, name: str = "",
+                 exit_reason: Callable[[], str | None] | None = None):
         check_local_endpoint(endpoint)
         self.endpoint = endpoint
         self.timeout_ms = int(timeout_s * 1000)
         self.retries = retries
         self.name = name or endpoint
         self.dead = False
+        self.exit_reason = exit_reason
         self._ctx = zmq.Context.instance()
         self._sock: zmq.Socket | None = None
 
@@ -48,7 +58,7 @@ class AgentClient:
             if self._sock is None:
                 self._sock = self._connect()
             self._sock.send_multipart(parts)
-            if self._sock.poll(self.timeout_ms, zmq.POLLIN):
+            if self._wait_reply():
                 answer = schema.decode(self._sock.recv_multipart())
                 if not answer.ok:
                     raise AgentError(f"agent {self.name}: {answer.header.get('error', 'failed')}")
@@ -64,15 +74,32 @@ class AgentClient:
             f"after {self.retries + 1} attempts of {self.timeout_ms / 1000:.1f} s"
         )
 
+    def _wait_reply(self) -> bool:
+        """Wait for the reply in slices, checking between them that the process still runs."""
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                return False
+            if self._sock.poll(min(WATCH_SLICE_MS, remaining_ms) if self.exit_reason else remaining_ms, zmq.POLLIN):
+                return True
+            reason = self.exit_reason() if self.exit_reason else None
+            if reason is not None:
+                self.dead = True
+                self.close()
+                raise AgentUnavailable(f"agent {self.name} {reason}")
+
     def wait_ready(self, timeout_s: float = 120.0, poll_s: float = 0.5) -> dict:
         """Ping until the agent answers (it may still be loading models)."""
         deadline = time.monotonic() + timeout_s
-        probe = AgentClient(self.endpoint, timeout_s=poll_s, retries=0, name=self.name)
+        probe = AgentClient(self.endpoint, timeout_s=poll_s, retries=0, name=self.name, exit_reason=self.exit_reason)
         try:
             while True:
                 try:
                     return probe.call(schema.request("ping")).header
                 except AgentUnavailable:
+                    if self.exit_reason is not None and self.exit_reason() is not None:
+                        raise   # the process is gone: no point in waiting
                     if time.monotonic() > deadline:
                         raise AgentUnavailable(
                             f"agent {self.name} not ready after {timeout_s:.0f} s"

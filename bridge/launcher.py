@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,18 +33,30 @@ class AgentProcess:
         self._log = open(self.log_path, "w")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
-        self.client = AgentClient(self.endpoint, timeout_s=timeout_s, retries=retries, name=name)
+        self.client = AgentClient(self.endpoint, timeout_s=timeout_s, retries=retries, name=name,
+                                  exit_reason=self.exit_reason)
         self._ready_timeout_s = ready_timeout_s
+
+    def exit_reason(self) -> str | None:
+        """None while the process runs; else its exit code and the last lines of its log."""
+        code = self.proc.poll()
+        if code is None:
+            return None
+        return f"exited (code {code}); last lines of {self.log_path}:\n{self.log_tail()}"
+
+    def log_tail(self, lines: int = 8) -> str:
+        try:
+            self._log.flush()
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     def wait_ready(self) -> dict:
         try:
             return self.client.wait_ready(self._ready_timeout_s)
-        except AgentUnavailable:
-            code = self.proc.poll()
-            tail = self.log_path.read_text()[-2000:] if self.log_path.exists() else ""
-            raise AgentUnavailable(
-                f"agent {self.name} did not start (exit code {code}); log {self.log_path}:\n{tail}"
-            ) from None
+        except AgentUnavailable as exc:
+            reason = self.exit_reason() or f"did not answer within {self._ready_timeout_s:.0f} s"
+            raise AgentUnavailable(f"agent {self.name} did not start: {reason}") from exc
 
     def stop(self) -> None:
         if self.proc.poll() is None and not self.client.dead:
@@ -60,6 +73,4 @@ class AgentProcess:
             self.proc.wait(timeout=5)
         self.client.close()
         self._log.close()
-        for leftover in Path(self._sock_dir).glob("*"):
-            leftover.unlink(missing_ok=True)
-        os.rmdir(self._sock_dir)
+        shutil.rmtree(self._sock_dir, ignore_errors=True)   # the agent may have removed it already

@@ -15,10 +15,14 @@ models are built with pyagents.backends (each role's offline default when not gi
 from __future__ import annotations
 
 import argparse
+import ctypes
 import io
 import json
 import logging
+import os
+import signal
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -165,6 +169,30 @@ class SemanticAgent:
         return image, used
 
 
+def _exit_with_parent() -> None:
+    """The agent ends when the simulator does, however it ends (a native crash too): Linux sends
+    SIGTERM at the parent's death (prctl PR_SET_PDEATHSIG), which exits through the normal path
+    (sockets closed, socket folder removed). serve() also watches the parent pid."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass   # not Linux: the parent-pid watch in serve() still ends the agent within a second
+
+
+def _remove_socket(endpoint: str) -> None:
+    """The ipc socket file, and its folder when the launcher made it for this agent (gsc-*)."""
+    if not endpoint.startswith("ipc://"):
+        return
+    path = Path(endpoint.removeprefix("ipc://"))
+    path.unlink(missing_ok=True)
+    if path.parent.name.startswith("gsc-"):
+        try:
+            path.parent.rmdir()
+        except OSError:
+            pass   # not empty, or already gone
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--role", choices=["encoder", "generator", "meg"], required=True)
@@ -175,8 +203,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.role} %(levelname)s %(message)s")
 
+    from ..bridge.schema import OPS
     from ..bridge.server import serve
 
+    parent = os.getppid()
+    _exit_with_parent()
     options = json.loads(args.options)
     if args.role == "meg":
         from .meg_split.agent import MegAgent
@@ -186,7 +217,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         agent = SemanticAgent(args.role, options)
         handlers = {"encoder": {"encode": agent.encode}, "generator": {"generate": agent.generate}}[args.role]
-    serve(args.endpoint, handlers, info={"role": args.role, **agent.info()}, idle_timeout_s=args.idle_timeout)
+    try:
+        serve(args.endpoint, handlers, info={"role": args.role, **agent.info()}, idle_timeout_s=args.idle_timeout,
+              ops=OPS[args.role], parent_pid=parent)
+    finally:
+        _remove_socket(args.endpoint)
 
 
 if __name__ == "__main__":

@@ -116,3 +116,60 @@ def test_bad_request_from_a_raw_socket_gets_an_error_reply(server):
     answer = schema.decode(sock.recv_multipart())
     sock.close()
     assert not answer.ok and "bad request" in answer.header["error"]
+
+
+def _schema_doc_ops() -> dict:
+    """(role, op) -> (required fields, optional fields) from the tables of bridge/SCHEMA.md."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "bridge" / "SCHEMA.md").read_text()
+    sentence = re.search(r"Every `meg` request has the field `size` and may have (.*?):\n", doc, re.S).group(1)
+    common = set(re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", sentence)))
+    out = {}
+    for line in doc.splitlines():
+        m = re.match(r"\| (encoder|generator|meg) \| `(\w+)` \| ([^|]*) \|", line)
+        if not m:
+            continue
+        role, op, fields = m.groups()
+        required_text, _, optional_text = fields.partition("optional")
+        required = set(re.findall(r"`(\w+)`", required_text))
+        optional = set(re.findall(r"`(\w+)`", optional_text))
+        optional -= {"png", "raw"}  # values named in the text, not fields
+        if role == "meg":
+            required, optional = required | {"size"}, optional | common
+        out[role, op] = (required, optional)
+    return out
+
+
+def test_schema_doc_and_code_agree():
+    documented = _schema_doc_ops()
+    coded = {(role, op): (set(spec.required), set(spec.optional)) for role, ops in schema.OPS.items()
+             for op, spec in ops.items()}
+    assert documented.keys() == coded.keys()
+    for key in coded:
+        assert documented[key] == coded[key], key
+
+
+@pytest.mark.parametrize("header, frames, error", [
+    ({"op": ["generate"]}, [], "'op' must be a string"),
+    ({"op": {"x": 1}}, [], "'op' must be a string"),
+    ({"op": "x" * 40_000}, [], "'op' must be a string"),
+    ({"op": "generate", "streams": ["prompt", "edge", "hint"]}, [b"a"], "1 frame(s), expected 3"),
+    ({"op": "generate", "streams": ["prompt", "edge", "hint"]}, [], "0 frame(s), expected 3"),
+    ({"op": "generate", "streams": ["prompt"]}, [b"a", b"b", b"c"], "3 frame(s), expected 1"),
+    ({"op": "generate", "streams": ["prompt"], "format": "gif"}, [b"a"], "generate.format must be one of"),
+    ({"op": "generate", "streams": ["prompt"], "h": 0, "w": 0}, [b"a"], "generate.h must be an integer in [1, 4096]"),
+    ({"op": "generate", "streams": ["prompt"], "h": True}, [b"a"], "generate.h must be an integer"),
+    ({"op": "generate", "streams": ["prompt"], "crc_ok": [True, False]}, [b"a"], "crc_ok has 2 entries for 1 streams"),
+    ({"op": "generate", "streams": ["prompt", "prompt"]}, [b"a", b"b"], "must be distinct"),
+    ({"op": "generate", "streams": ["prompt"], "colour": 1}, [b"a"], "unknown header field"),
+    ({"op": "encode", "h": 8, "w": 8}, [b"a"], "expected h*w*3 = 192"),
+])
+def test_malformed_requests_are_rejected_in_one_bounded_line(header, frames, error):
+    ops = {**schema.OPS["encoder"], **schema.OPS["generator"]}
+    msg = schema.Message({"v": schema.PROTOCOL_VERSION, **header}, frames)
+    with pytest.raises(schema.BridgeProtocolError) as info:
+        schema.check_request(ops, msg, 1 << 20)
+    text = str(info.value)
+    assert error in text and "\n" not in text and len(text) < 300

@@ -109,7 +109,9 @@ def test_dead_generator_agent_fails_units_but_run_finishes(tmp_path):
     out = _run(cfg, {"GENSEMCOM_KILL_AGENTS": "generator"})
     units = pd.read_parquet(out / "units.parquet")
     assert (units["status"] == "agent_dead").all()
-    assert units["error"].str.contains("did not answer|declared dead").all()
+    # The first unit learns why (the exit code and the agent's log), the later ones that it is dead.
+    assert units["error"].iloc[0].startswith("agent generator exited (code -9)")
+    assert units["error"].str.contains(r"exited \(code -9\)|declared dead").all()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status_counts"] == {"agent_dead": 2}
 

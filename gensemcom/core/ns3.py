@@ -51,6 +51,42 @@ def _in_empty_dir():
             os.chdir(previous)
 
 
+# cling reports the wheel's static initialisers it cannot materialise ("Failed to materialize
+# symbols: { (main, { _ZN3ns3L16g_timeInitHelperE, ... }) }") while the bindings load. ns-3 runs
+# correctly all the same (every test passes with it), and users read the lines as errors: they
+# are dropped from stderr while ns-3 loads, and only they.
+CLING_NOTICE = b"Failed to materialize symbols"
+
+
+@contextlib.contextmanager
+def _without_cling_notices():
+    """Filter CLING_NOTICE lines out of file descriptor 2 (C++ writes there, not to sys.stderr)."""
+    import sys
+    import threading
+
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    saved = os.dup(2)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                if CLING_NOTICE not in line:
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)   # closes the pipe's last write end: the pump sees the end and stops
+        thread.join(timeout=5)
+        os.close(saved)
+
+
 def load_ns():
     """Import ns-3 once and load libgensemcom.so; returns the ``ns`` namespace (ns3::)."""
     global _NS
@@ -62,7 +98,7 @@ def load_ns():
             f"{lib} is missing: build the C++ extension first (./run.sh does it, or "
             f"cmake -S . -B build -DPython3_EXECUTABLE=.venv/bin/python && cmake --build build)"
         )
-    with _in_empty_dir():
+    with _in_empty_dir(), _without_cling_notices():
         from ns import ns  # noqa: PLC0415 - deliberately late and from an empty cwd
 
         import cppyy
