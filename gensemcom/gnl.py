@@ -41,8 +41,8 @@ from gensemcom.analysis import generative_flow as gf
 from gensemcom.analysis import metrics
 from gensemcom.bridge import schema
 from gensemcom.config import Config, GnlConfig
-from gensemcom.runner import results_dir, start_agent_processes, write_packet_trace
-from gensemcom.scenarios import p2p_graph, runtime
+from gensemcom.runner import results_dir, start_agent_processes
+from gensemcom.scenarios import p2p_graph, runtime, trace_sink
 
 log = logging.getLogger("gensemcom")
 
@@ -206,20 +206,20 @@ def run_gnl(cfg: Config) -> dict:
         nsg = ns.cppyy.gbl.ns3
         ns.RngSeedManager.SetSeed(cfg.seed)
         ns.RngSeedManager.SetRun(cfg.seed)
-        nsg.GscTraceLog.Clear()
+        trace = trace_sink.create(ns)
         header = nsg.SemanticHeader.kSize
         link_rate = lambda c: c * bps_per_bpp * (seg + header + LOWER_HEADERS) / seg  # noqa: E731
         wire = graph.copy()
         for u, v in wire.edges:
             wire.edges[u, v]["capacity"] = link_rate(graph.edges[u, v]["capacity"])
-        net = p2p_graph.build(ns, wire)
+        net = p2p_graph.build(ns, wire, trace=trace)
         if g.prompt_loss_rate > 0:
             _lossy_genai_links(ns, net, genai, g.prompt_loss_rate)
         timeout = cfg.app.unit_timeout_s + 10 * g.period_s / max(flow.prompt_rate.values()) * prompt_bpp
 
         def app(node: str, label: str, rate_bps: float, listen: int = 0):
             return runtime.install_semantic_app(ns, net.nodes[node], label, segment_bytes=seg, rate=rate_bps,
-                                                unit_timeout_s=timeout, listen_port=listen)
+                                                unit_timeout_s=timeout, listen_port=listen, trace=trace)
 
         for r in routes:  # a sender per path, host routes to the address of the path's last link
             r.dst = net.pin_path(ns, r.path, net.address_on(r.path[-2], r.path[-1]))
@@ -329,7 +329,7 @@ def run_gnl(cfg: Config) -> dict:
         for agent in agents.values():
             agent.stop()
 
-    packets = write_packet_trace(ns, out)
+    packets = trace_sink.write_parquet(trace, out)
     measured, window, delivered = _measure(packets, genai, genai_of, header, g.warmup_units, bps_per_bpp)
     expected = {**{f"prompt[{n}]": flow.prompt_rate[n] for n in genai},
                 **{f"generated[{n}]": flow.generated_rate[n] for n in genai},

@@ -44,9 +44,10 @@ def allocate(cfg: Config, stream_bits: list[float]) -> tuple[list[float], list[s
     return [x / total * s.power_w for x in shares], ["arq"] + ["rate"] * (n - 1), a
 
 
-def build(ns, cfg: Config) -> tuple[lte_edge.Network, semantic_link.SemanticLinkNetwork]:
+def build(ns, cfg: Config, trace=None) -> tuple[lte_edge.Network, semantic_link.SemanticLinkNetwork]:
     """tx -> rx over the semantic link, at the distance of the configured average SNR; the
-    stream powers are placeholders until set_powers() (they depend on the encoded sizes)."""
+    stream powers are placeholders until set_powers() (they depend on the encoded sizes).
+    trace: a SemanticTraceSink that logs both devices' events."""
     s, n = cfg.semantic_link, len(cfg.app.streams)
     p = params(cfg, [8.0] * n)
     gain = la.from_db(s.avg_snr_db) * p.total_bandwidth * la.from_db(p.n0_dbm_hz) * 1e-3 / p.p_total_w
@@ -58,7 +59,7 @@ def build(ns, cfg: Config) -> tuple[lte_edge.Network, semantic_link.SemanticLink
         "pathloss_exp": p.pathloss_exp, "n0_dbm_hz": p.n0_dbm_hz, "code_rate": p.code_rate,
         "prompt_qam": p.prompt_qam, "per_k": p.per_k, "per_b": p.per_b, "alpha": p.alpha, "beta": p.beta,
         "protected_bytes": HEADERS, "uncounted_bytes": HEADERS, "coherence_s": s.coherence_s,
-        "streams": streams, "max_attempts": 10_000}, seed=cfg.seed)
+        "streams": streams, "max_attempts": 10_000}, seed=cfg.seed, trace=trace)
     info = {"channel": "semantic_link", "distance_m": distance, "avg_snr_db": s.avg_snr_db,
             "fading": s.fading, "allocation": s.allocation, "target_ber": s.target_ber}
     net = lte_edge.Network(nodes=dict(link.nodes), addresses=dict(link.addresses), sources=["tx"],

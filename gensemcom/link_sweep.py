@@ -23,9 +23,7 @@ the means is below the mean of max(T0, T1) whenever the random prompt delay can 
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -97,11 +95,10 @@ def fading_expectations(spec: PointSpec, p: la.LinkParams, a: la.Allocation) -> 
 
 def measure_point(ns, spec: PointSpec, p: la.LinkParams) -> tuple[dict, pd.DataFrame]:
     """Run one operating point in ns-3: (summary row, per-unit rows)."""
-    from gensemcom.scenarios import runtime, semantic_link
+    from gensemcom.scenarios import runtime, semantic_link, trace_sink
 
     if spec.scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {spec.scheme!r}")
-    g = ns.cppyy.gbl.ns3
     a = allocation(spec, p)
     send_edge = spec.scheme == "continuous" or a.qam_order[0] > 0
     share1 = 1.0 - a.prompt_share
@@ -116,11 +113,11 @@ def measure_point(ns, spec: PointSpec, p: la.LinkParams) -> tuple[dict, pd.DataF
             "code_rate": p.code_rate, "prompt_qam": p.prompt_qam, "per_k": p.per_k, "per_b": p.per_b,
             "alpha": p.alpha, "beta": p.beta, "protected_bytes": HEADERS, "uncounted_bytes": HEADERS,
             "outage_wait_s": spec.outage_wait_s, "streams": streams, "max_attempts": 100_000}
-    g.GscTraceLog.Clear()
-    net = semantic_link.build(ns, link, seed=spec.seed)
+    sink = trace_sink.create(ns)
+    net = semantic_link.build(ns, link, seed=spec.seed, trace=sink)
     prompt_bytes, edge_bytes = p.prompt_bits // 8, math.ceil(p.stream_bits[0] / 8)
     # One packet per stream (so a stream is one fading block, one ARQ packet of L = |v0| bits).
-    kw = {"segment_bytes": max(prompt_bytes, edge_bytes), "rate": int(1e12), "unit_timeout_s": 3600.0}
+    kw = {"segment_bytes": max(prompt_bytes, edge_bytes), "rate": int(1e12), "unit_timeout_s": 3600.0, "trace": sink}
     src = runtime.install_semantic_app(ns, net.nodes["tx"], "src", **kw)
     dst = runtime.install_semantic_app(ns, net.nodes["rx"], "dst", listen_port=PORT, num_ports=2, **kw)
     n_streams = 2 if send_edge else 1
@@ -137,13 +134,8 @@ def measure_point(ns, spec: PointSpec, p: la.LinkParams) -> tuple[dict, pd.DataF
     ns.Simulator.Stop(ns.Seconds(t_send[-1] + max(1.0, 100 * interval)))
     ns.Simulator.Run()
     stats = net.stats("tx")
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "trace.csv"
-        if not g.GscTraceLog.WriteCsv(str(csv)):
-            raise OSError(f"could not write {csv}")
-        trace = pd.read_csv(csv)
+    trace = trace_sink.read(sink)
     ns.Simulator.Destroy()
-    g.GscTraceLog.Clear()
     runtime.keep_alive((src, dst, net))
 
     rx = trace[(trace["event"] == "link_rx") & (trace["node"] == "rx")]

@@ -27,8 +27,8 @@ from gensemcom.analysis import metrics
 from gensemcom.bridge.launcher import AgentProcess
 from gensemcom.config import Config, ConfigError, parse_config
 from gensemcom.meg_engine import PAYLOAD, TASK, LocalTransport, MegEngine, Msg, bridge_caller
-from gensemcom.runner import KILL_ENV, REPO_ROOT, results_dir, write_packet_trace
-from gensemcom.scenarios import lte_meg, runtime
+from gensemcom.runner import KILL_ENV, REPO_ROOT, results_dir
+from gensemcom.scenarios import lte_meg, runtime, trace_sink
 
 log = logging.getLogger("gensemcom")
 
@@ -78,7 +78,7 @@ class Ns3Transport:
             if msg is None or msg.dst != node:
                 log.warning("%s received unit %d, which no message to it has: ignored", node, unit)
                 return
-            msg.t_rx = app.GetUnitReadyTime(unit)
+            msg.t_rx = app.GetUnitReadyTime(unit).GetSeconds()
             ids = [int(s) for s in app.GetStreamIds(unit)]
             msg.complete = bool(app.IsUnitComplete(unit))
             msg.crc_ok = all(bool(app.IsStreamCrcOk(unit, s)) for s in ids)
@@ -107,20 +107,21 @@ def _upper_bound_s(cfg: Config, n_images: int) -> float:
     return cfg.images.start_s + len(m.protocols) * per_phase + 1.0
 
 
-def _simulate(cfg: Config, ns, call, images) -> tuple[MegEngine, float, dict]:
-    g = ns.cppyy.gbl.ns3
+def _simulate(cfg: Config, ns, call, images) -> tuple[MegEngine, float, dict, object]:
+    """(engine, simulated end time, network info, the run's SemanticTraceSink)."""
     ns.RngSeedManager.SetSeed(cfg.seed)
     ns.RngSeedManager.SetRun(cfg.seed)
     # Stream numbers from 0 again: a simulation after another one in this process (meg_sweep)
     # draws what it would in a fresh process.
     ns.RngSeedManager.ResetNextStreamIndex()
-    g.GscTraceLog.Clear()
+    trace = trace_sink.create(ns)
     ues, ess = _nodes(cfg)
     net = lte_meg.build(ns, cfg, REPO_ROOT / "build" / "fading", ues, ess)
-    g.GscConnectLtePhyTraces()
+    trace.ConnectLtePhy()
     apps = {name: runtime.install_semantic_app(
         ns, net.nodes[name], name, segment_bytes=cfg.app.segment_bytes, rate=cfg.app.rate,
-        unit_timeout_s=cfg.app.unit_timeout_s, listen_port=PORT, num_ports=2) for name in [u for u, _ in ues] + ess}
+        unit_timeout_s=cfg.app.unit_timeout_s, listen_port=PORT, num_ports=2, trace=trace)
+        for name in [u for u, _ in ues] + ess}
     transport = Ns3Transport(ns, apps, net.addresses, call)
     engine = MegEngine(cfg.meg, seed=cfg.seed, size=cfg.images.size, ues=[u for u, _ in ues], ess=ess,
                        images=images, start_s=cfg.images.start_s, interval_s=cfg.images.interval_s,
@@ -145,7 +146,7 @@ def _simulate(cfg: Config, ns, call, images) -> tuple[MegEngine, float, dict]:
     runtime.keep_alive(apps)
     if not engine.done:
         log.error("simulation stopped at %.2f s before every protocol had finished", end)
-    return engine, end, net.info
+    return engine, end, net.info, trace
 
 
 def _reference(cfg: Config, call, images, run: MegEngine) -> dict[int, np.ndarray | None]:
@@ -242,7 +243,7 @@ def run_meg(cfg: Config) -> dict:
         images = _images(cfg)
         call = bridge_caller(agents)
         t1 = time.perf_counter()
-        engine, sim_end, net_info = _simulate(cfg, ns, call, images)
+        engine, sim_end, net_info, trace = _simulate(cfg, ns, call, images)
         wall["simulate"] = time.perf_counter() - t1
         t1 = time.perf_counter()
         refs = _reference(cfg, call, images, engine) if cfg.meg.reference else {}
@@ -250,7 +251,7 @@ def run_meg(cfg: Config) -> dict:
     finally:
         for agent in agents.values():
             agent.stop()
-    packets = write_packet_trace(ns, out)
+    packets = trace_sink.write_parquet(trace, out)
     messages = _messages(engine)
     requests = _request_rows(cfg, engine, refs)
     table = report.overhead(messages, packets, requests)
@@ -369,7 +370,7 @@ def run_meg_sweep(cfg: Config) -> dict:
             point_out = out / "points" / pt.label
             point_out.mkdir(parents=True)
             images = _images(pt.cfg)
-            engine, sim_end, _ = _simulate(pt.cfg, ns, call, images)
+            engine, sim_end, _, trace = _simulate(pt.cfg, ns, call, images)
             refs = {}
             if pt.cfg.meg.reference:
                 # With the 'closest' pick rule the noiseless run does not depend on the noisy
@@ -378,7 +379,7 @@ def run_meg_sweep(cfg: Config) -> dict:
                 if key not in ref_cache:
                     ref_cache[key] = _reference(pt.cfg, call, images, engine)
                 refs = ref_cache[key]
-            packets = write_packet_trace(ns, point_out)
+            packets = trace_sink.write_parquet(trace, point_out)
             messages = _messages(engine)
             messages.to_parquet(point_out / "messages.parquet", index=False)
             req = _request_rows(pt.cfg, engine, refs)

@@ -22,7 +22,7 @@ from gensemcom.bridge import schema
 from gensemcom.bridge.client import AgentError, AgentUnavailable
 from gensemcom.bridge.launcher import AgentProcess
 from gensemcom.config import Config
-from gensemcom.scenarios import lte_edge, runtime
+from gensemcom.scenarios import lte_edge, runtime, trace_sink
 
 log = logging.getLogger("gensemcom")
 
@@ -101,17 +101,6 @@ def start_agent_processes(cfg: Config, out: Path, streams: list[str] | None = No
                                ready_timeout_s=a.ready_timeout_s) for role in ("encoder", "generator")}
 
 
-def write_packet_trace(ns, out: Path) -> pd.DataFrame:
-    """The C++ trace log of this run as packets.parquet (written via CSV once, at the end)."""
-    csv = out / "packets.csv"
-    if not ns.cppyy.gbl.ns3.GscTraceLog.WriteCsv(str(csv)):
-        raise OSError(f"could not write {csv}")
-    packets = pd.read_csv(csv, dtype={"node": "string", "event": "string"})
-    packets.to_parquet(out / "packets.parquet", index=False)
-    csv.unlink()
-    return packets
-
-
 def _agent_failed(u: Unit, stage: str, exc: Exception) -> None:
     """A dead or failing agent fails this unit only; the run goes on."""
     u.status = "agent_dead" if isinstance(exc, AgentUnavailable) else "agent_error"
@@ -136,6 +125,7 @@ class Run:
         self.units: list[Unit] = []
         self.agents: dict[str, AgentProcess] = {}
         self.local_sink = False
+        self.trace = None  # the simulation's SemanticTraceSink
 
     # -- agents ---------------------------------------------------------------------------
     def spawn_agents(self) -> None:
@@ -191,12 +181,12 @@ class Run:
         g = ns.cppyy.gbl.ns3
         ns.RngSeedManager.SetSeed(cfg.seed)
         ns.RngSeedManager.SetRun(cfg.seed)
-        g.GscTraceLog.Clear()
+        self.trace = trace_sink.create(ns)
 
         link = None
         if cfg.channel == "semantic_link":
             from gensemcom import link_setup
-            net, link = link_setup.build(ns, cfg)
+            net, link = link_setup.build(ns, cfg, trace=self.trace)
         else:
             net = lte_edge.build(ns, cfg, REPO_ROOT / "build" / "fading")
         self.make_units(net.sources)
@@ -208,13 +198,14 @@ class Run:
                     for s in cfg.app.streams]
             net.info["allocation_applied"] = link_setup.set_powers(cfg, link, bits)
         else:
-            g.GscConnectLtePhyTraces()
+            self.trace.ConnectLtePhy()
         self.local_sink = net.sink == net.genai  # the receiver generates for itself: no downlink
 
         def make_app(name: str, listen_port: int = 0, num_ports: int = 1):
             return runtime.install_semantic_app(
                 ns, net.nodes[name], name, segment_bytes=cfg.app.segment_bytes, rate=cfg.app.rate,
-                unit_timeout_s=cfg.app.unit_timeout_s, listen_port=listen_port, num_ports=num_ports)
+                unit_timeout_s=cfg.app.unit_timeout_s, listen_port=listen_port, num_ports=num_ports,
+                trace=self.trace)
 
         senders = {s: make_app(s) for s in net.sources}
         streams = cfg.app.streams
@@ -269,7 +260,7 @@ class Run:
         def on_sink_unit(unit_id: int) -> None:
             u = by_id.get(unit_id)
             if u is not None:
-                u.t_delivered = sink.GetUnitReadyTime(unit_id)
+                u.t_delivered = sink.GetUnitReadyTime(unit_id).GetSeconds()
                 u.delivered_crc_ok = bool(sink.IsUnitComplete(unit_id)) and bool(
                     sink.IsStreamCrcOk(unit_id, GENERATED_STREAM))
                 u.delivered = runtime.vector_bytes(sink.GetStreamBytes(unit_id, GENERATED_STREAM))
@@ -290,8 +281,8 @@ class Run:
         self.net_info = net.info
 
     def _generate(self, ns, genai, generator, clock: ComputeClock, u: Unit, sink_addr) -> None:
-        u.t_genai_first_rx = genai.GetUnitFirstRxTime(u.unit)
-        u.t_genai_ready = genai.GetUnitReadyTime(u.unit)
+        u.t_genai_first_rx = genai.GetUnitFirstRxTime(u.unit).GetSeconds()
+        u.t_genai_ready = genai.GetUnitReadyTime(u.unit).GetSeconds()
         u.genai_complete = bool(genai.IsUnitComplete(u.unit))
         names, frames, complete, crc_ok = [], [], [], []
         for sid in genai.GetStreamIds(u.unit):
@@ -390,7 +381,7 @@ class Run:
         return pd.DataFrame(rows)
 
     def write_outputs(self, units: pd.DataFrame, wall: dict) -> dict:
-        packets = write_packet_trace(runtime.load_ns(), self.out)
+        packets = trace_sink.write_parquet(self.trace, self.out)
         units.to_parquet(self.out / "units.parquet", index=False)
 
         plots.image_grid(self._grid, self.out / "grid.png")

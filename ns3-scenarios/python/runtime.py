@@ -14,8 +14,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = REPO_ROOT / "ns3-scenarios" / "include"
-HEADERS = ("semantic-header.h", "semantic-app.h", "bit-flip-error-model.h", "trace-log.h",
-           "semantic-link.h")
+HEADERS = ("semantic-header.h", "semantic-app.h", "bit-flip-error-model.h", "semantic-link-channel.h",
+           "semantic-link-net-device.h", "semantic-trace-sink.h")
 
 # std::function shims: Python callables cannot go to Simulator::Schedule directly.
 _SHIMS = r"""
@@ -86,9 +86,10 @@ def keep_alive(obj) -> None:
 
 
 def install_semantic_app(ns, node, label: str, *, segment_bytes: int, rate, unit_timeout_s: float,
-                         listen_port: int = 0, num_ports: int = 1):
+                         listen_port: int = 0, num_ports: int = 1, trace=None):
     """A SemanticApp on `node` (ns-3 applications start at t = 0). rate: bit/s, or an ns-3
-    rate string such as "5Mbps"."""
+    rate string such as "5Mbps". trace: a SemanticTraceSink (trace_sink.create) that logs the
+    app's events as node `label`."""
     app = ns.CreateObject[ns.cppyy.gbl.ns3.SemanticApp]()
     app.SetAttribute("Label", ns.StringValue(label))
     app.SetAttribute("ListenPort", ns.UintegerValue(listen_port))
@@ -97,6 +98,8 @@ def install_semantic_app(ns, node, label: str, *, segment_bytes: int, rate, unit
     app.SetAttribute("DataRate", ns.DataRateValue(ns.DataRate(rate if isinstance(rate, str) else int(rate))))
     app.SetAttribute("UnitTimeout", ns.TimeValue(ns.Seconds(unit_timeout_s)))
     node.AddApplication(app)
+    if trace is not None:
+        trace.ConnectApp(app, label)
     return app
 
 

@@ -119,9 +119,10 @@ class SemanticLinkNetwork:
             dev.SetStreamPower(stream, float(power_w))
 
 
-def build(ns, link, seed: int, stream_base: int = 3000) -> SemanticLinkNetwork:
+def build(ns, link, seed: int, stream_base: int = 3000, trace=None) -> SemanticLinkNetwork:
     """tx <-> rx over one semantic link. `seed` selects the ns-3 run (RngSeedManager.SetRun, as
-    the runner does); the devices' random streams are fixed at stream_base .. stream_base+5."""
+    the runner does); the devices' random streams are fixed at stream_base .. stream_base+5.
+    trace: a SemanticTraceSink (trace_sink.create) that logs both devices' events."""
     spec = _as_spec(link)
     g = ns.cppyy.gbl.ns3
     ns.RngSeedManager.SetRun(int(seed))
@@ -163,6 +164,8 @@ def build(ns, link, seed: int, stream_base: int = 3000) -> SemanticLinkNetwork:
         for sid, s in enumerate(spec.streams):
             dev.SetStream(sid, float(s.bandwidth_hz), float(s.power_w), s.mode, float(s.target_ber))
         dev.AssignStreams(stream_base + 3 * i)
+        if trace is not None:
+            trace.ConnectSemanticLink(dev, name)
         node = nodes.Get(i)
         node.AddDevice(dev)
         dev.Attach(channel)

@@ -1,0 +1,41 @@
+"""The packet trace of a run (packets.parquet). One C++ SemanticTraceSink per simulation collects
+the rows in C++, so no Python code runs per packet, and hands them over once at the end:
+
+    trace = trace_sink.create(ns)
+    app = runtime.install_semantic_app(ns, node, "ue", ..., trace=trace)   # trace.ConnectApp
+    net = p2p_graph.build(ns, graph, trace=trace)                          # trace.ConnectLinkTx
+    net = semantic_link.build(ns, link, seed, trace=trace)                 # trace.ConnectSemanticLink
+    trace.ConnectLtePhy()                                                  # once the LTE devices exist
+    ... run ...
+    packets = trace_sink.write_parquet(trace, out)
+
+Columns: time_s, node, event, unit, stream, seq, bytes, mcs, rv, ndi, ok, rnti (-1: not
+applicable); the events are listed in semantic-trace-sink.h.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+
+def create(ns):
+    """A new, empty ns3::SemanticTraceSink for one simulation."""
+    return ns.CreateObject[ns.cppyy.gbl.ns3.SemanticTraceSink]()
+
+
+def read(trace) -> pd.DataFrame:
+    """The rows collected so far as a DataFrame (via one CSV file written by C++)."""
+    with tempfile.TemporaryDirectory(prefix="gsc-trace-") as tmp:
+        csv = Path(tmp) / "packets.csv"
+        trace.WriteCsv(str(csv))
+        return pd.read_csv(csv, dtype={"node": "string", "event": "string"})
+
+
+def write_parquet(trace, out: Path) -> pd.DataFrame:
+    """The trace as out/packets.parquet; returns it."""
+    packets = read(trace)
+    packets.to_parquet(Path(out) / "packets.parquet", index=False)
+    return packets
