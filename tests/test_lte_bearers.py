@@ -24,7 +24,7 @@ def ns():
 @pytest.mark.slow
 def test_bearers_and_rlc_modes(ns, tmp_path, rlc, source_drbs):
     cfg = parse_config({"name": "x", "lte": {"rlc": rlc, "fading": {"model": "none"}}})
-    net = lte.build(ns, cfg)
+    net = lte.build(ns, cfg, ns3.reset(ns, cfg.seed))
     ns.Simulator.Stop(ns.Seconds(0.3))  # attach and bearer set-up
     ns.Simulator.Run()
     try:

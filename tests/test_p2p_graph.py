@@ -7,11 +7,11 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 
-from gensemcom.core import packet_trace
 from gensemcom.channels import p2p_graph
-from gensemcom.core import ns3
+from gensemcom.core import ns3, packet_trace
 
 pytestmark = pytest.mark.ns3
 
@@ -33,11 +33,10 @@ def _fig1(c_rd=2e6) -> nx.DiGraph:
     return g
 
 
-def _deliver(ns, graph, path, n_bytes, app_rate="50Mbps"):
+def _deliver(ns, graph, path, n_bytes, app_rate="50Mbps", trace=None):
     """Send one stream s -> d pinned on `path`; return (first byte latency, completion time)."""
     g = ns.cppyy.gbl.ns3
-    g.GscTraceLog.Clear()
-    net = p2p_graph.build(ns, graph)
+    net = p2p_graph.build(ns, graph, trace=trace)
     if path:
         net.pin_path(ns, path)
     apps = {}
@@ -53,7 +52,7 @@ def _deliver(ns, graph, path, n_bytes, app_rate="50Mbps"):
 
     def on_unit(unit):
         done["t"] = ns.Simulator.Now().GetSeconds()
-        done["first"] = apps["d"].GetUnitFirstRxTime(unit)
+        done["first"] = apps["d"].GetUnitFirstRxTime(unit).GetSeconds()
         done["ok"] = bool(apps["d"].IsStreamCrcOk(unit, 0))
         apps["d"].ReleaseUnit(unit)
 
@@ -113,9 +112,11 @@ def test_bad_graphs_are_rejected(ns):
 
 
 def test_every_link_logs_its_frames(ns):
-    _deliver(ns, _fig1(), ["s", "r", "d"], 5_000)
+    trace = packet_trace.create(ns)
+    _deliver(ns, _fig1(), ["s", "r", "d"], 5_000, trace=trace)
     with tempfile.TemporaryDirectory() as tmp:
-        packets = packet_trace.write(ns, Path(tmp))
+        packets = packet_trace.write(trace, Path(tmp))
+        assert packets.equals(pd.read_parquet(Path(tmp) / "packets.parquet"))
     frames = packets[packets["event"] == "link_tx"].groupby("node")["bytes"].agg(["count", "sum"])
     # 5 segments of 1000 bytes + 28 semantic header, + UDP/IPv4 (28) + PPP (2) on each hop of the path only
     assert set(frames.index) == {"s>r", "r>d"}
@@ -125,8 +126,6 @@ def test_every_link_logs_its_frames(ns):
 def test_destination_addresses_per_last_link_select_the_route(ns):
     """d reached over r (2 ms) and over g (40 ms) by the address of d on each path's last link."""
     for path, low, high in ((["s", "r", "d"], 0.002, 0.006), (["s", "g", "d"], 0.040, 0.043)):
-        g = ns.cppyy.gbl.ns3
-        g.GscTraceLog.Clear()
         net = p2p_graph.build(ns, _fig1())
         dst = net.pin_path(ns, path, net.address_on(path[-2], path[-1]))
         apps = {n: ns3.install_semantic_app(ns, net.nodes[n], n, segment_bytes=500, rate="50Mbps",
@@ -134,7 +133,7 @@ def test_destination_addresses_per_last_link_select_the_route(ns):
         got = {}
 
         def on_unit(unit, apps=apps, got=got):
-            got["t"] = apps["d"].GetUnitFirstRxTime(unit)
+            got["t"] = apps["d"].GetUnitFirstRxTime(unit).GetSeconds()
             apps["d"].ReleaseUnit(unit)
 
         ns3.keep_alive(on_unit)

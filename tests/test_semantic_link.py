@@ -13,7 +13,7 @@ from scipy import integrate
 
 from gensemcom.analysis import latency_aware as la
 from gensemcom.channels import semantic_link
-from gensemcom.core import ns3
+from gensemcom.core import ns3, packet_trace
 
 pytestmark = pytest.mark.ns3
 
@@ -48,9 +48,9 @@ class Link:
     def __init__(self, ns, streams, seed=1, segment=500, unit_timeout=30.0, **link):
         self.ns = ns
         self.g = ns.cppyy.gbl.ns3
-        self.g.GscTraceLog.Clear()
-        self.net = semantic_link.build_link(ns, {"streams": streams, **link}, seed=seed)
-        kw = {"segment_bytes": segment, "rate": int(1e11), "unit_timeout_s": unit_timeout}
+        self.trace = packet_trace.create(ns)
+        self.net = semantic_link.build_link(ns, {"streams": streams, **link}, seed=seed, trace=self.trace)
+        kw = {"segment_bytes": segment, "rate": int(1e11), "unit_timeout_s": unit_timeout, "trace": self.trace}
         self.src = ns3.install_semantic_app(ns, self.net.nodes["tx"], "src", **kw)
         self.dst = ns3.install_semantic_app(ns, self.net.nodes["rx"], "dst", listen_port=PORT,
                                                 num_ports=len(streams), **kw)
@@ -78,7 +78,7 @@ class Link:
         self.ns.Simulator.Stop(self.ns.Seconds(stop))
         self.ns.Simulator.Run()
         if csv is not None:
-            assert self.g.GscTraceLog.WriteCsv(str(csv))
+            self.trace.WriteCsv(str(csv))
         stats = self.net.stats("tx")
         self.ns.Simulator.Destroy()
         return stats
@@ -107,6 +107,9 @@ def test_bad_stream_settings_raise(ns):
         dev.SetStream(1, 1e6, 1e-3, "mqam", 0.5)
     with pytest.raises(ValueError):
         semantic_link.build_link(ns, {"fading": "rician"}, seed=1)
+    third = ns.CreateObject[ns.cppyy.gbl.ns3.SemanticLinkNetDevice]()
+    with pytest.raises(Exception, match="exactly two devices"):
+        third.Attach(net.channel)
     ns.Simulator.Destroy()
 
 
@@ -313,3 +316,30 @@ def test_ip_fragments_stay_on_their_stream(ns):
     assert stats[1]["enqueued"] == stats[1]["delivered"] == 3 * 3  # 3 fragments per segment
     got, complete, _ = link.received[1]["streams"][1]
     assert complete and len(got) == len(data)
+
+
+def test_link_trace_sources_match_the_counters(ns, tmp_path):
+    """The device's Tx (first attempts and retransmissions), Rx, Drop and Outage trace sources, as
+    trace-sink rows, against its counters: ARQ at a low SNR with MaxAttempts 3, and an M-QAM
+    stream in outage."""
+    link = Link(ns, [{"mode": "arq", "power_w": power_for(2.0)},
+                     {"mode": "mqam", "power_w": power_for(la.qam_threshold(4, BER_T, P) * 0.9), "target_ber": BER_T}],
+                fading="awgn", max_attempts=3, segment=200, unit_timeout=10.0)
+    link.send(0.01, 1, {0: bytes(2000), 1: bytes(100)})  # 10 prompt packets, 1 edge packet
+    stats = link.run(stop=0.1, csv=tmp_path / "t.csv")
+    df = _trace(tmp_path / "t.csv")
+    tx = df[df.node == "tx"]
+    arq, st = tx[tx.stream == 0], stats[0]
+    first, retx = arq[arq.event == "link_tx"], arq[arq.event == "link_retx"]
+    assert len(first) == st["delivered"] + st["dropped"] == 10 and sorted(first.seq) == list(range(10))
+    assert len(first) + len(retx) == st["attempts"] > 10
+    assert (first.ok == 0).sum() + (retx.ok == 0).sum() == st["failures"]
+    assert (first.rv == 0).all() and (first.ndi == 1).all() and (retx.rv >= 1).all() and (retx.ndi == 0).all()
+    assert set(arq.mcs) == {4} and set(arq.unit) == {1}  # PromptQam
+    drops = arq[arq.event == "link_drop"]
+    assert len(drops) == st["dropped"] > 0 and (drops.rv == 2).all() and (drops.ok == 0).all()
+    rx = df[(df.node == "rx") & (df.event == "link_rx")]
+    assert len(rx) == st["delivered"] and (rx.ok == 1).all() and set(rx.stream) == {0}
+    outages = tx[(tx.stream == 1) & (tx.event == "link_outage")]
+    assert len(outages) == stats[1]["outages"] > 50 and set(outages.mcs) == {0} and set(outages.unit) == {1}
+    assert len(df) == link.trace.GetNRows()

@@ -18,8 +18,8 @@ from gensemcom.core import packet_trace
 from gensemcom.core.paths import REPO_ROOT, build_dir
 
 INCLUDE_DIR = REPO_ROOT / "ns3-scenarios" / "include"
-HEADERS = ("semantic-header.h", "semantic-app.h", "bit-flip-error-model.h", "trace-log.h",
-           "semantic-link.h")
+HEADERS = ("semantic-header.h", "semantic-app.h", "bit-flip-error-model.h", "semantic-link-channel.h",
+           "semantic-link-net-device.h", "semantic-trace-sink.h")
 
 # std::function shims: Python callables cannot go to Simulator::Schedule directly.
 _SHIMS = r"""
@@ -112,14 +112,14 @@ def load_ns():
     return ns
 
 
-def reset(ns, seed: int) -> None:
-    """Before building a simulation: ns-3's RNG at (seed, run = seed), random stream numbers
+def reset(ns, seed: int):
+    """Before building a simulation: ns-3's RNG at (seed, run = seed) and random stream numbers
     from 0 again (a simulation after another one in this process draws what it would in a
-    fresh process) and an empty packet trace."""
+    fresh process). Returns the simulation's packet trace (an empty SemanticTraceSink)."""
     ns.RngSeedManager.SetSeed(seed)
     ns.RngSeedManager.SetRun(seed)
     ns.RngSeedManager.ResetNextStreamIndex()
-    packet_trace.clear(ns)
+    return packet_trace.create(ns)
 
 
 def schedule(delay_s: float, fn) -> None:
@@ -135,9 +135,10 @@ def keep_alive(obj) -> None:
 
 
 def install_semantic_app(ns, node, label: str, *, segment_bytes: int, rate, unit_timeout_s: float,
-                         listen_port: int = 0, num_ports: int = 1):
+                         listen_port: int = 0, num_ports: int = 1, trace=None):
     """A SemanticApp on `node` (ns-3 applications start at t = 0). rate: bit/s, or an ns-3
-    rate string such as "5Mbps"."""
+    rate string such as "5Mbps". trace: the packet trace (packet_trace.create) that logs the
+    app's events as node `label`."""
     app = ns.CreateObject[ns.cppyy.gbl.ns3.SemanticApp]()
     app.SetAttribute("Label", ns.StringValue(label))
     app.SetAttribute("ListenPort", ns.UintegerValue(listen_port))
@@ -146,6 +147,8 @@ def install_semantic_app(ns, node, label: str, *, segment_bytes: int, rate, unit
     app.SetAttribute("DataRate", ns.DataRateValue(ns.DataRate(rate if isinstance(rate, str) else int(rate))))
     app.SetAttribute("UnitTimeout", ns.TimeValue(ns.Seconds(unit_timeout_s)))
     node.AddApplication(app)
+    if trace is not None:
+        trace.ConnectApp(app, label)
     return app
 
 

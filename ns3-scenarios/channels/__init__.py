@@ -2,11 +2,13 @@
 
 A channel is one module with
 
-    build(ns, cfg) -> Network            the nodes (sources, GenAI node, sink) and what joins
-                                         them, from the channel's config section
-    ready(ns, cfg, net, stream_bits)     called once the units are encoded, before ns-3 runs
+    build(ns, cfg, trace) -> Network     the nodes (sources, GenAI node, sink) and what joins
+                                         them, from the channel's config section; `trace` is the
+                                         run's packet trace (core.packet_trace)
+    ready(ns, cfg, net, stream_bits, trace)
+                                         called once the units are encoded, before ns-3 runs
                                          (mean bits per stream: e.g. a power split that depends
-                                         on them); connects the channel's trace sources
+                                         on them); every trace source is connected by now
     finish(net) -> None                  after the run: the channel's own statistics into net.info
     phy_summary(packets) -> dict | None  the channel's PHY statistics from the packet trace
     TRACE_EVENTS                         the events its trace sources add to packets.parquet

@@ -62,8 +62,9 @@ def fading_cache_dir() -> Path:
     return build_dir() / "fading"
 
 
-def build(ns, cfg) -> Network:
-    """The semantic-unit network: the UEs of section `lte` and the edge server "es" (the GenAI node)."""
+def build(ns, cfg, trace) -> Network:
+    """The semantic-unit network: the UEs of section `lte` and the edge server "es" (the GenAI
+    node). The LTE PHY traces are connected in ready(), once every device exists."""
     lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, fading_cache_dir())
     net = Network(info=info, genai=EDGE_SERVER)
     # Edge server behind the PGW.
@@ -101,9 +102,9 @@ def build_cell(ns, cfg, ues: list[tuple[str, float]], servers: list[str]) -> Net
     return net
 
 
-def ready(ns, cfg, net: Network, stream_bits: list[float]) -> None:
-    """Connect the transport-block trace (call once the devices are installed)."""
-    ns.cppyy.gbl.ns3.GscConnectLtePhyTraces()
+def ready(ns, cfg, net: Network, stream_bits: list[float], trace) -> None:
+    """Connect the transport-block trace sources (phy_ul_tb / phy_dl_tb) to the packet trace."""
+    trace.ConnectLtePhy()
 
 
 def finish(net: Network) -> None:

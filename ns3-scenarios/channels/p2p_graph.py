@@ -1,10 +1,10 @@
 """Point-to-point networks from a graph: every edge of a networkx graph becomes an ns-3
 point-to-point link (the generative network layer's topologies, backhaul between edge servers).
 
-Edge attributes: "capacity" in bit/s (required) and "delay_ms" (default 1). Every frame a
-device sends is logged as event "link_tx" of node "u>v" (GscTraceLinkTx). An edge (u, v) and
-its reverse (v, u) share one full-duplex link whose two directions run at their own capacities;
-an edge without a reverse gets the same capacity both ways.
+Edge attributes: "capacity" in bit/s (required) and "delay_ms" (default 1). With a trace sink,
+every frame a device sends is logged as event "link_tx" of node "u>v" (ConnectLinkTx). An edge
+(u, v) and its reverse (v, u) share one full-duplex link whose two directions run at their own
+capacities; an edge without a reverse gets the same capacity both ways.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def _check(graph: nx.DiGraph) -> None:
             raise ValueError(f"edges {u} - {v} and {v} - {u} share one link: give them the same 'delay_ms'")
 
 
-def build(ns, graph: nx.DiGraph, queue_packets: int = 1000) -> P2PNetwork:
+def build(ns, graph: nx.DiGraph, queue_packets: int = 1000, trace=None) -> P2PNetwork:
+    """trace: a SemanticTraceSink (trace_sink.create) that logs the frames of every link."""
     _check(graph)
     net = P2PNetwork()
     container = ns.NodeContainer()
@@ -91,7 +92,8 @@ def build(ns, graph: nx.DiGraph, queue_packets: int = 1000) -> P2PNetwork:
         ifs = address.Assign(devs)
         net.links[(u, v)] = (devs.Get(0), devs.Get(1))
         for device, label in ((devs.Get(0), f"{u}>{v}"), (devs.Get(1), f"{v}>{u}")):  # per-link flows in the trace
-            ns.cppyy.gbl.ns3.GscTraceLinkTx(device, label)
+            if trace is not None:
+                trace.ConnectLinkTx(device, label)
         ipv4_u = net.nodes[u].GetObject[ns.Ipv4]()
         ipv4_v = net.nodes[v].GetObject[ns.Ipv4]()
         net._ifaces[(u, v)] = (ipv4_u.GetInterfaceForDevice(devs.Get(0)), ifs.GetAddress(1))

@@ -132,9 +132,10 @@ class SemanticLinkNetwork:
             dev.SetStreamPower(stream, float(power_w))
 
 
-def build_link(ns, link, seed: int, stream_base: int = 3000) -> SemanticLinkNetwork:
+def build_link(ns, link, seed: int, stream_base: int = 3000, trace=None) -> SemanticLinkNetwork:
     """tx <-> rx over one semantic link. `seed` selects the ns-3 run (RngSeedManager.SetRun, as
-    the runner does); the devices' random streams are fixed at stream_base .. stream_base+5."""
+    the runner does); the devices' random streams are fixed at stream_base .. stream_base+5.
+    trace: the packet trace (packet_trace.create) that logs both devices' events."""
     spec = _as_spec(link)
     g = ns.cppyy.gbl.ns3
     ns.RngSeedManager.SetRun(int(seed))
@@ -176,6 +177,8 @@ def build_link(ns, link, seed: int, stream_base: int = 3000) -> SemanticLinkNetw
         for sid, s in enumerate(spec.streams):
             dev.SetStream(sid, float(s.bandwidth_hz), float(s.power_w), s.mode, float(s.target_ber))
         dev.AssignStreams(stream_base + 3 * i)
+        if trace is not None:
+            trace.ConnectSemanticLink(dev, name)
         node = nodes.Get(i)
         node.AddDevice(dev)
         dev.Attach(channel)
@@ -193,7 +196,9 @@ def build_link(ns, link, seed: int, stream_base: int = 3000) -> SemanticLinkNetw
 
 # -- the channel of scenario lte_edge ----------------------------------------------------------
 
-TRACE_EVENTS: tuple[str, ...] = ()  # the devices' per-stream counters go to summary.json instead
+# The devices' events (SemanticLinkNetDevice trace sources Tx / Rx / Drop / Outage); their
+# per-stream counters go to summary.json as well.
+TRACE_EVENTS = ("link_tx", "link_retx", "link_rx", "link_drop", "link_outage")
 
 
 def link_params(cfg, stream_bits: list[float]) -> la.LinkParams:
@@ -225,9 +230,10 @@ def allocate(cfg, stream_bits: list[float]) -> tuple[list[float], list[str], la.
     return [x / total * s.power_w for x in shares], ["arq"] + ["rate"] * (n - 1), a
 
 
-def build(ns, cfg) -> Network:
-    """tx -> rx over the semantic link, at the distance of the configured average SNR; the
-    stream powers are placeholders until ready() (they depend on the encoded sizes)."""
+def build(ns, cfg, trace) -> Network:
+    """tx -> rx over the semantic link, at the distance of the configured average SNR, both
+    devices connected to the packet trace; the stream powers are placeholders until ready()
+    (they depend on the encoded sizes)."""
     s, n = cfg.semantic_link, len(cfg.app.streams)
     p = link_params(cfg, [8.0] * n)
     gain = la.from_db(s.avg_snr_db) * p.total_bandwidth * la.from_db(p.n0_dbm_hz) * 1e-3 / p.p_total_w
@@ -239,14 +245,14 @@ def build(ns, cfg) -> Network:
         "pathloss_exp": p.pathloss_exp, "n0_dbm_hz": p.n0_dbm_hz, "code_rate": p.code_rate,
         "prompt_qam": p.prompt_qam, "per_k": p.per_k, "per_b": p.per_b, "alpha": p.alpha, "beta": p.beta,
         "protected_bytes": PROTECTED_HEADER_BYTES, "uncounted_bytes": PROTECTED_HEADER_BYTES,
-        "coherence_s": s.coherence_s, "streams": streams, "max_attempts": 10_000}, seed=cfg.seed)
+        "coherence_s": s.coherence_s, "streams": streams, "max_attempts": 10_000}, seed=cfg.seed, trace=trace)
     info = {"channel": "semantic_link", "distance_m": distance, "avg_snr_db": s.avg_snr_db,
             "fading": s.fading, "allocation": s.allocation, "target_ber": s.target_ber}
     return Network(nodes=dict(link.nodes), addresses=dict(link.addresses), sources=["tx"], sink="rx",
                    genai="rx", info=info, keep=[link], devices=dict(link.devices))
 
 
-def ready(ns, cfg, net: Network, stream_bits: list[float]) -> None:
+def ready(ns, cfg, net: Network, stream_bits: list[float], trace) -> None:
     """Apply the power allocation for these stream sizes to both devices."""
     powers, modes, a = allocate(cfg, stream_bits)
     for dev in net.devices.values():

@@ -84,6 +84,7 @@ class Run:
         self.cfg, self.out, self.agents = cfg, out, agents
         self.units: list[Unit] = []
         self.local_sink = False
+        self.trace = None  # the simulation's SemanticTraceSink
 
     # -- source side ----------------------------------------------------------------------
     def make_units(self, sources: list[str]) -> None:
@@ -120,9 +121,9 @@ class Run:
         cfg = self.cfg
         ns = ns3.load_ns()
         g = ns.cppyy.gbl.ns3
-        ns3.reset(ns, cfg.seed)
+        self.trace = ns3.reset(ns, cfg.seed)
         channel = registry.load_channel(cfg.channel)
-        net = channel.build(ns, cfg)
+        net = channel.build(ns, cfg, self.trace)
         self.make_units(net.sources)
         self.encode_units()
         # Mean bits per stream: known once the units are encoded (the semantic link's power
@@ -130,13 +131,14 @@ class Run:
         encoded = [u for u in self.units if u.streams]
         bits = [8.0 * float(np.mean([len(u.streams[s]) for u in encoded])) if encoded else 8.0
                 for s in cfg.app.streams]
-        channel.ready(ns, cfg, net, bits)
+        channel.ready(ns, cfg, net, bits, self.trace)
         self.local_sink = net.sink == net.genai  # the receiver generates for itself: no downlink
 
         def make_app(name: str, listen_port: int = 0, num_ports: int = 1):
             return ns3.install_semantic_app(
                 ns, net.nodes[name], name, segment_bytes=cfg.app.segment_bytes, rate=cfg.app.rate,
-                unit_timeout_s=cfg.app.unit_timeout_s, listen_port=listen_port, num_ports=num_ports)
+                unit_timeout_s=cfg.app.unit_timeout_s, listen_port=listen_port, num_ports=num_ports,
+                trace=self.trace)
 
         senders = {s: make_app(s) for s in net.sources}
         streams = cfg.app.streams
@@ -191,7 +193,7 @@ class Run:
         def on_sink_unit(unit_id: int) -> None:
             u = by_id.get(unit_id)
             if u is not None:
-                u.t_delivered = sink.GetUnitReadyTime(unit_id)
+                u.t_delivered = sink.GetUnitReadyTime(unit_id).GetSeconds()
                 u.delivered_crc_ok = bool(sink.IsUnitComplete(unit_id)) and bool(
                     sink.IsStreamCrcOk(unit_id, GENERATED_STREAM))
                 u.delivered = ns3.vector_bytes(sink.GetStreamBytes(unit_id, GENERATED_STREAM))
@@ -213,8 +215,8 @@ class Run:
         self.channel = channel
 
     def _generate(self, ns, genai, generator, clock: ComputeClock, u: Unit, sink_addr) -> None:
-        u.t_genai_first_rx = genai.GetUnitFirstRxTime(u.unit)
-        u.t_genai_ready = genai.GetUnitReadyTime(u.unit)
+        u.t_genai_first_rx = genai.GetUnitFirstRxTime(u.unit).GetSeconds()
+        u.t_genai_ready = genai.GetUnitReadyTime(u.unit).GetSeconds()
         u.genai_complete = bool(genai.IsUnitComplete(u.unit))
         names, frames, complete, crc_ok = [], [], [], []
         for sid in genai.GetStreamIds(u.unit):
@@ -296,7 +298,7 @@ class Run:
         return pd.DataFrame(rows)
 
     def write_outputs(self, units: pd.DataFrame, wall: dict) -> dict:
-        packets = packet_trace.write(ns3.load_ns(), self.out)
+        packets = packet_trace.write(self.trace, self.out)
         units.to_parquet(self.out / "units.parquet", index=False)
 
         plots.image_grid(self._grid, self.out / "grid.png")

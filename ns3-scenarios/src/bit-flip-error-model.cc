@@ -1,6 +1,7 @@
 #include "gensemcom/bit-flip-error-model.h"
 
 #include "ns3/double.h"
+#include "ns3/log.h"
 #include "ns3/packet.h"
 #include "ns3/pointer.h"
 #include "ns3/uinteger.h"
@@ -11,6 +12,7 @@
 namespace ns3
 {
 
+NS_LOG_COMPONENT_DEFINE("BitFlipErrorModel");
 NS_OBJECT_ENSURE_REGISTERED(BitFlipErrorModel);
 
 TypeId
@@ -38,6 +40,7 @@ BitFlipErrorModel::GetTypeId()
 BitFlipErrorModel::BitFlipErrorModel()
     : m_uniform(CreateObject<UniformRandomVariable>())
 {
+    NS_LOG_FUNCTION(this);
 }
 
 void
@@ -55,6 +58,7 @@ BitFlipErrorModel::GetBitErrorRate() const
 int64_t
 BitFlipErrorModel::AssignStreams(int64_t stream)
 {
+    NS_LOG_FUNCTION(this << stream);
     m_uniform->SetStream(stream);
     return 1;
 }
@@ -74,6 +78,7 @@ BitFlipErrorModel::GetBitsFlipped() const
 bool
 BitFlipErrorModel::DoCorrupt(Ptr<Packet> p)
 {
+    NS_LOG_FUNCTION(this << p);
     const uint32_t size = p->GetSize();
     if (size <= m_protectedBytes)
     {
@@ -111,12 +116,14 @@ BitFlipErrorModel::DoCorrupt(Ptr<Packet> p)
         p->AddAtEnd(Create<Packet>(buf.data() + m_protectedBytes, nBytes));
         m_bitsFlipped += flipsHere;
     }
+    NS_LOG_LOGIC(flipsHere << " of " << nBits << " bits flipped at BER " << m_ber);
     return false;
 }
 
 void
 BitFlipErrorModel::DoReset()
 {
+    NS_LOG_FUNCTION(this);
     m_bitsSeen = 0;
     m_bitsFlipped = 0;
 }

@@ -1,8 +1,6 @@
 #include "gensemcom/semantic-app.h"
 
-#include "gensemcom/semantic-header.h"
-#include "gensemcom/trace-log.h"
-
+#include "ns3/crc32.h"
 #include "ns3/inet-socket-address.h"
 #include "ns3/log.h"
 #include "ns3/packet.h"
@@ -12,11 +10,13 @@
 #include "ns3/udp-socket-factory.h"
 
 #include <algorithm>
+#include <climits>
+#include <stdexcept>
 
 namespace ns3
 {
 
-NS_LOG_COMPONENT_DEFINE("GscSemanticApp");
+NS_LOG_COMPONENT_DEFINE("SemanticApp");
 NS_OBJECT_ENSURE_REGISTERED(SemanticApp);
 
 TypeId
@@ -28,7 +28,7 @@ SemanticApp::GetTypeId()
             .SetGroupName("Gensemcom")
             .AddConstructor<SemanticApp>()
             .AddAttribute("Label",
-                          "Node name used in traces.",
+                          "Node name used in log and error messages.",
                           StringValue("node"),
                           MakeStringAccessor(&SemanticApp::m_label),
                           MakeStringChecker())
@@ -62,28 +62,68 @@ SemanticApp::GetTypeId()
                           "After a unit's first packet, hand it over incomplete after this long.",
                           TimeValue(Seconds(5.0)),
                           MakeTimeAccessor(&SemanticApp::m_unitTimeout),
-                          MakeTimeChecker());
+                          MakeTimeChecker())
+            .AddTraceSource("Tx",
+                            "A segment has been handed to the socket.",
+                            MakeTraceSourceAccessor(&SemanticApp::m_txTrace),
+                            "ns3::SemanticApp::SegmentTracedCallback")
+            .AddTraceSource("Rx",
+                            "A valid segment has been received (it may still be RxDrop'ped "
+                            "as late, inconsistent or duplicate).",
+                            MakeTraceSourceAccessor(&SemanticApp::m_rxTrace),
+                            "ns3::SemanticApp::SegmentTracedCallback")
+            .AddTraceSource("RxDrop",
+                            "A received packet has not been used.",
+                            MakeTraceSourceAccessor(&SemanticApp::m_rxDropTrace),
+                            "ns3::SemanticApp::RxDropTracedCallback")
+            .AddTraceSource("StreamTx",
+                            "A stream has been queued for sending.",
+                            MakeTraceSourceAccessor(&SemanticApp::m_streamTxTrace),
+                            "ns3::SemanticApp::StreamTxTracedCallback")
+            .AddTraceSource("StreamRx",
+                            "Every segment of a stream has been received.",
+                            MakeTraceSourceAccessor(&SemanticApp::m_streamRxTrace),
+                            "ns3::SemanticApp::StreamRxTracedCallback")
+            .AddTraceSource("UnitRx",
+                            "Every stream of a unit is complete: the unit is handed over.",
+                            MakeTraceSourceAccessor(&SemanticApp::m_unitRxTrace),
+                            "ns3::SemanticApp::UnitRxTracedCallback")
+            .AddTraceSource("UnitTimeout",
+                            "UnitTimeout has passed since a unit's first packet: the unit is "
+                            "handed over incomplete.",
+                            MakeTraceSourceAccessor(&SemanticApp::m_unitTimeoutTrace),
+                            "ns3::SemanticApp::UnitTimeoutTracedCallback");
     return tid;
 }
 
-SemanticApp::SemanticApp() = default;
-SemanticApp::~SemanticApp() = default;
+SemanticApp::SemanticApp()
+{
+    NS_LOG_FUNCTION(this);
+}
+
+SemanticApp::~SemanticApp()
+{
+    NS_LOG_FUNCTION(this);
+}
 
 void
 SemanticApp::SetUnitHandler(UnitHandler handler)
 {
+    NS_LOG_FUNCTION(this);
     m_handler = std::move(handler);
 }
 
 void
 SemanticApp::SetReceiveErrorModel(Ptr<ErrorModel> model)
 {
+    NS_LOG_FUNCTION(this << model);
     m_rxErrorModel = model;
 }
 
 void
 SemanticApp::DoDispose()
 {
+    NS_LOG_FUNCTION(this);
     m_handler = nullptr;
     m_rxErrorModel = nullptr;
     m_txSocket = nullptr;
@@ -95,6 +135,7 @@ SemanticApp::DoDispose()
 void
 SemanticApp::StartApplication()
 {
+    NS_LOG_FUNCTION(this);
     const TypeId udp = UdpSocketFactory::GetTypeId();
     m_txSocket = Socket::CreateSocket(GetNode(), udp);
     m_txSocket->Bind();
@@ -104,7 +145,7 @@ SemanticApp::StartApplication()
         const uint16_t port = m_listenPort + i;
         if (s->Bind(InetSocketAddress(Ipv4Address::GetAny(), port)) != 0)
         {
-            NS_FATAL_ERROR(m_label << ": cannot bind UDP port " << port);
+            throw std::runtime_error(m_label + ": cannot bind UDP port " + std::to_string(port));
         }
         s->SetRecvCallback(MakeCallback(&SemanticApp::HandleRead, this));
         m_rxSockets.push_back(s);
@@ -114,6 +155,7 @@ SemanticApp::StartApplication()
 void
 SemanticApp::StopApplication()
 {
+    NS_LOG_FUNCTION(this);
     Simulator::Cancel(m_sendEvent);
     for (auto& s : m_rxSockets)
     {
@@ -135,8 +177,18 @@ SemanticApp::SendStream(Time delay,
                         uint32_t nStreams,
                         const std::string& bytes)
 {
-    NS_ABORT_MSG_IF(stream > 255 || nStreams == 0 || nStreams > 255,
-                    m_label << ": stream id and count must fit in 8 bits");
+    NS_LOG_FUNCTION(this << delay.As(Time::S) << dst << dstPort << unit << stream << nStreams
+                         << bytes.size());
+    if (stream > 255 || nStreams == 0 || nStreams > 255)
+    {
+        throw std::invalid_argument(m_label +
+                                    ": SendStream: stream id and count must fit in 8 bits");
+    }
+    if (bytes.size() > uint64_t(0xFFFF) * m_segmentSize || bytes.size() > size_t(INT_MAX))
+    {
+        throw std::invalid_argument(m_label + ": SendStream: stream too large for 16-bit "
+                                              "segment numbers (or over 2 GiB)");
+    }
     std::vector<uint8_t> data(bytes.begin(), bytes.end());
     Simulator::Schedule(delay,
                         &SemanticApp::EnqueueStream,
@@ -157,11 +209,12 @@ SemanticApp::EnqueueStream(Ipv4Address dst,
                            uint8_t nStreams,
                            std::vector<uint8_t> bytes)
 {
+    NS_LOG_FUNCTION(this << dst << dstPort << unit << unsigned(stream) << bytes.size());
     const uint32_t len = bytes.size();
     const uint32_t nSeg = std::max<uint32_t>(1, (len + m_segmentSize - 1) / m_segmentSize);
-    NS_ABORT_MSG_IF(nSeg > 0xFFFF, m_label << ": stream too large for 16-bit segment numbers");
-    const uint32_t crc = GscCrc32(bytes.data(), len);
-    GscTraceLog::Add(m_label, "stream_tx", unit, stream, -1, len);
+    NS_ASSERT_MSG(nSeg <= 0xFFFF, "SendStream checks the segment count");
+    const uint32_t crc = CRC32Calculate(bytes.data(), len);
+    m_streamTxTrace(unit, stream, len);
     for (uint32_t seq = 0; seq < nSeg; ++seq)
     {
         const uint32_t off = seq * m_segmentSize;
@@ -178,8 +231,11 @@ SemanticApp::EnqueueStream(Ipv4Address dst,
         h.streamCrc = crc;
         h.payloadLength = plen;
         p->AddHeader(h);
-        m_txQueue.push_back(PendingPacket{p, dst, dstPort, unit, stream, uint16_t(seq)});
+        m_txQueue.push_back(PendingPacket{p, dst, dstPort, h});
     }
+    NS_LOG_LOGIC(m_label << ": unit " << unit << " stream " << unsigned(stream) << ": " << len
+                         << " bytes in " << nSeg << " segments, " << m_txQueue.size()
+                         << " queued");
     if (!m_sendEvent.IsPending())
     {
         SendNext();
@@ -189,6 +245,7 @@ SemanticApp::EnqueueStream(Ipv4Address dst,
 void
 SemanticApp::SendNext()
 {
+    NS_LOG_FUNCTION(this);
     if (m_txQueue.empty() || !m_txSocket)
     {
         return;
@@ -197,8 +254,8 @@ SemanticApp::SendNext()
     m_txQueue.pop_front();
     const uint32_t size = next.packet->GetSize();
     m_txSocket->SendTo(next.packet, 0, InetSocketAddress(next.dst, next.port));
-    ++m_txPackets;
-    GscTraceLog::Add(m_label, "tx", next.unit, next.stream, next.seq, size);
+    // After SendTo: what the lower layers trace during the send comes first.
+    m_txTrace(next.packet, next.header);
     if (!m_txQueue.empty())
     {
         m_sendEvent = Simulator::Schedule(m_rate.CalculateBytesTxTime(size),
@@ -210,13 +267,16 @@ SemanticApp::SendNext()
 void
 SemanticApp::HandleRead(Ptr<Socket> socket)
 {
+    NS_LOG_FUNCTION(this << socket);
     Ptr<Packet> packet;
     Address from;
     while ((packet = socket->RecvFrom(from)))
     {
         if (m_rxErrorModel && m_rxErrorModel->IsCorrupt(packet))
         {
-            GscTraceLog::Add(m_label, "rx_drop_error", -1, -1, -1, packet->GetSize());
+            NS_LOG_WARN(m_label << ": packet of " << packet->GetSize()
+                                << " bytes dropped by the receive error model");
+            m_rxDropTrace(packet, RX_DROP_CORRUPT);
             continue;
         }
         HandleSegment(packet);
@@ -226,24 +286,29 @@ SemanticApp::HandleRead(Ptr<Socket> socket)
 void
 SemanticApp::HandleSegment(Ptr<Packet> packet)
 {
+    NS_LOG_FUNCTION(this << packet);
     const uint32_t size = packet->GetSize();
     SemanticHeader h;
     if (size < SemanticHeader::kSize)
     {
-        GscTraceLog::Add(m_label, "rx_malformed", -1, -1, -1, size);
+        NS_LOG_WARN(m_label << ": malformed packet of " << size
+                            << " bytes (shorter than a header)");
+        m_rxDropTrace(packet, RX_DROP_MALFORMED);
         return;
     }
-    packet->RemoveHeader(h);
-    if (!h.IsValid() || packet->GetSize() != h.payloadLength || h.streamLength > m_maxStreamBytes)
+    packet->PeekHeader(h);
+    if (!h.IsValid() || size - SemanticHeader::kSize != h.payloadLength ||
+        h.streamLength > m_maxStreamBytes)
     {
-        GscTraceLog::Add(m_label, "rx_malformed", -1, -1, -1, size);
+        NS_LOG_WARN(m_label << ": malformed packet of " << size << " bytes: " << h);
+        m_rxDropTrace(packet, RX_DROP_MALFORMED);
         return;
     }
-    ++m_rxPackets;
-    GscTraceLog::Add(m_label, "rx", h.unit, h.stream, h.seq, size);
+    m_rxTrace(packet, h);
     if (m_finishedUnits.count(h.unit))
     {
-        GscTraceLog::Add(m_label, "rx_late", h.unit, h.stream, h.seq, size);
+        NS_LOG_WARN(m_label << ": late segment, unit already handed over: " << h);
+        m_rxDropTrace(packet, RX_DROP_LATE);
         return;
     }
     auto [uit, fresh] = m_units.try_emplace(h.unit);
@@ -251,7 +316,7 @@ SemanticApp::HandleSegment(Ptr<Packet> packet)
     if (fresh)
     {
         u.nStreams = h.nStreams;
-        u.firstRx = Simulator::Now().GetSeconds();
+        u.firstRx = Simulator::Now();
         u.timeout = Simulator::Schedule(m_unitTimeout, &SemanticApp::OnUnitTimeout, this, h.unit);
     }
     auto [sit, newStream] = u.streams.try_emplace(h.stream);
@@ -266,20 +331,25 @@ SemanticApp::HandleSegment(Ptr<Packet> packet)
     }
     else if (s.length != h.streamLength || s.nSeg != h.nSeg || s.crc != h.streamCrc)
     {
-        GscTraceLog::Add(m_label, "rx_inconsistent", h.unit, h.stream, h.seq, size);
+        NS_LOG_WARN(m_label << ": segment inconsistent with its stream's earlier ones: " << h);
+        m_rxDropTrace(packet, RX_DROP_INCONSISTENT);
         return;
     }
     if (s.got[h.seq])
     {
-        GscTraceLog::Add(m_label, "rx_duplicate", h.unit, h.stream, h.seq, size);
+        NS_LOG_WARN(m_label << ": duplicate segment: " << h);
+        m_rxDropTrace(packet, RX_DROP_DUPLICATE);
         return;
     }
+    packet->RemoveHeader(h);
     packet->CopyData(s.data.data() + h.offset, h.payloadLength);
     s.got[h.seq] = true;
     if (++s.segsReceived == s.nSeg)
     {
-        s.crcOk = GscCrc32(s.data.data(), s.data.size()) == s.crc;
-        GscTraceLog::Add(m_label, "stream_rx", h.unit, h.stream, -1, s.length, -1, -1, -1, s.crcOk);
+        s.crcOk = CRC32Calculate(s.data.data(), s.data.size()) == s.crc;
+        NS_LOG_LOGIC(m_label << ": unit " << h.unit << " stream " << unsigned(h.stream)
+                             << " complete, CRC " << (s.crcOk ? "ok" : "failed"));
+        m_streamRxTrace(h.unit, h.stream, s.length, s.crcOk);
         const bool allDone =
             u.streams.size() == u.nStreams &&
             std::all_of(u.streams.begin(), u.streams.end(), [](const auto& kv) {
@@ -295,9 +365,11 @@ SemanticApp::HandleSegment(Ptr<Packet> packet)
 void
 SemanticApp::OnUnitTimeout(uint32_t unit)
 {
+    NS_LOG_FUNCTION(this << unit);
     auto it = m_units.find(unit);
-    if (it != m_units.end() && it->second.readyAt < 0)
+    if (it != m_units.end() && !it->second.ready)
     {
+        NS_LOG_WARN(m_label << ": unit " << unit << " timed out incomplete");
         MarkReady(unit, false);
     }
 }
@@ -305,38 +377,32 @@ SemanticApp::OnUnitTimeout(uint32_t unit)
 void
 SemanticApp::MarkReady(uint32_t unit, bool complete)
 {
+    NS_LOG_FUNCTION(this << unit << complete);
     UnitRx& u = m_units.at(unit);
     Simulator::Cancel(u.timeout);
     u.complete = complete;
-    u.readyAt = Simulator::Now().GetSeconds();
+    u.ready = true;
+    u.readyAt = Simulator::Now();
     m_finishedUnits.insert(unit);
-    int64_t bytes = 0;
-    bool allOk = complete;
+    uint64_t bytes = 0;
+    bool allOk = true;
     for (const auto& [sid, s] : u.streams)
     {
         bytes += s.length;
         allOk = allOk && s.crcOk;
     }
-    GscTraceLog::Add(m_label, complete ? "unit_rx" : "unit_timeout", unit, -1, -1, bytes, -1, -1,
-                     -1, allOk);
+    if (complete)
+    {
+        m_unitRxTrace(unit, bytes, allOk);
+    }
+    else
+    {
+        m_unitTimeoutTrace(unit, bytes);
+    }
     if (m_handler)
     {
         m_handler(unit);
     }
-}
-
-std::vector<uint32_t>
-SemanticApp::GetReadyUnits() const
-{
-    std::vector<uint32_t> ids;
-    for (const auto& [id, u] : m_units)
-    {
-        if (u.readyAt >= 0)
-        {
-            ids.push_back(id);
-        }
-    }
-    return ids;
 }
 
 std::vector<uint32_t>
@@ -387,18 +453,28 @@ SemanticApp::IsStreamCrcOk(uint32_t unit, uint32_t stream) const
     return s && s->crcOk;
 }
 
-double
+Time
 SemanticApp::GetUnitFirstRxTime(uint32_t unit) const
 {
     auto it = m_units.find(unit);
-    return it == m_units.end() ? -1.0 : it->second.firstRx;
+    if (it == m_units.end())
+    {
+        throw std::invalid_argument(m_label + ": GetUnitFirstRxTime: unit " +
+                                    std::to_string(unit) + " not received (or released)");
+    }
+    return it->second.firstRx;
 }
 
-double
+Time
 SemanticApp::GetUnitReadyTime(uint32_t unit) const
 {
     auto it = m_units.find(unit);
-    return it == m_units.end() ? -1.0 : it->second.readyAt;
+    if (it == m_units.end() || !it->second.ready)
+    {
+        throw std::invalid_argument(m_label + ": GetUnitReadyTime: unit " + std::to_string(unit) +
+                                    " not handed over (or released)");
+    }
+    return it->second.readyAt;
 }
 
 bool
@@ -411,19 +487,8 @@ SemanticApp::IsUnitComplete(uint32_t unit) const
 void
 SemanticApp::ReleaseUnit(uint32_t unit)
 {
+    NS_LOG_FUNCTION(this << unit);
     m_units.erase(unit);
-}
-
-uint64_t
-SemanticApp::GetTxPackets() const
-{
-    return m_txPackets;
-}
-
-uint64_t
-SemanticApp::GetRxPackets() const
-{
-    return m_rxPackets;
 }
 
 } // namespace ns3

@@ -1,40 +1,7 @@
 #include "gensemcom/semantic-header.h"
 
-#include <array>
-
 namespace ns3
 {
-
-namespace
-{
-std::array<uint32_t, 256>
-MakeCrcTable()
-{
-    std::array<uint32_t, 256> table{};
-    for (uint32_t i = 0; i < 256; ++i)
-    {
-        uint32_t c = i;
-        for (int k = 0; k < 8; ++k)
-        {
-            c = (c & 1U) ? (0xEDB88320U ^ (c >> 1)) : (c >> 1);
-        }
-        table[i] = c;
-    }
-    return table;
-}
-} // namespace
-
-uint32_t
-GscCrc32(const uint8_t* data, std::size_t len, uint32_t crc)
-{
-    static const std::array<uint32_t, 256> table = MakeCrcTable();
-    crc = ~crc;
-    for (std::size_t i = 0; i < len; ++i)
-    {
-        crc = table[(crc ^ data[i]) & 0xFFU] ^ (crc >> 8);
-    }
-    return ~crc;
-}
 
 NS_OBJECT_ENSURE_REGISTERED(SemanticHeader);
 

@@ -1,8 +1,15 @@
 // One application for every role of a generative semantic network: a source sends units, a
 // GenAI node (relay, edge server) receives units and sends generated content onward, a sink
 // receives. Which role a node plays is configuration, not a different class.
+//
+// Bad input, in the whole extension, raises a C++ exception (std::invalid_argument for a bad
+// argument, std::runtime_error for what fails at run time, such as an unwritable file): cppyy
+// turns it into a Python exception with the message on one line, where NS_FATAL_ERROR /
+// NS_ABORT_MSG would abort the whole Python process. NS_ASSERT guards internal invariants only.
 #ifndef GENSEMCOM_SEMANTIC_APP_H
 #define GENSEMCOM_SEMANTIC_APP_H
+
+#include "gensemcom/semantic-header.h"
 
 #include "ns3/application.h"
 #include "ns3/data-rate.h"
@@ -11,6 +18,7 @@
 #include "ns3/ipv4-address.h"
 #include "ns3/nstime.h"
 #include "ns3/socket.h"
+#include "ns3/traced-callback.h"
 
 #include <cstdint>
 #include <deque>
@@ -23,9 +31,74 @@
 namespace ns3
 {
 
+/**
+ * Sends semantic units (one or more byte streams each) as SemanticHeader segments over UDP and
+ * reassembles the units it receives; a unit is handed over when all its streams are complete or
+ * UnitTimeout after its first packet, whichever comes first.
+ */
 class SemanticApp : public Application
 {
   public:
+    /// Why a received packet was not used (trace source RxDrop).
+    enum RxDropReason
+    {
+        RX_DROP_CORRUPT = 1, ///< the receive error model reported it corrupt
+        RX_DROP_MALFORMED,   ///< too short, invalid header, wrong length or too large a stream
+        RX_DROP_LATE,        ///< its unit was handed over already
+        RX_DROP_INCONSISTENT, ///< its stream length, segment count or CRC differ from earlier ones
+        RX_DROP_DUPLICATE    ///< its segment was received already
+    };
+
+    /**
+     * TracedCallback signature of Tx and Rx: one segment.
+     * @param [in] packet The packet as sent / received by the socket, SemanticHeader included.
+     * @param [in] header Its SemanticHeader.
+     */
+    typedef void (*SegmentTracedCallback)(Ptr<const Packet> packet, const SemanticHeader& header);
+
+    /**
+     * TracedCallback signature of RxDrop.
+     * @param [in] packet The packet as received by the socket (its SemanticHeader is valid for
+     *             RX_DROP_LATE, RX_DROP_INCONSISTENT and RX_DROP_DUPLICATE).
+     * @param [in] reason Why it was not used.
+     */
+    typedef void (*RxDropTracedCallback)(Ptr<const Packet> packet, RxDropReason reason);
+
+    /**
+     * TracedCallback signature of StreamTx.
+     * @param [in] unit The unit.
+     * @param [in] stream The stream of the unit.
+     * @param [in] bytes The stream's length.
+     */
+    typedef void (*StreamTxTracedCallback)(uint32_t unit, uint32_t stream, uint32_t bytes);
+
+    /**
+     * TracedCallback signature of StreamRx.
+     * @param [in] unit The unit.
+     * @param [in] stream The stream of the unit.
+     * @param [in] bytes The stream's length.
+     * @param [in] crcOk Whether the received bytes match the sender's CRC-32.
+     */
+    typedef void (*StreamRxTracedCallback)(uint32_t unit,
+                                           uint32_t stream,
+                                           uint32_t bytes,
+                                           bool crcOk);
+
+    /**
+     * TracedCallback signature of UnitRx.
+     * @param [in] unit The unit.
+     * @param [in] bytes The total length of its streams.
+     * @param [in] crcOk Whether every stream's CRC-32 matched.
+     */
+    typedef void (*UnitRxTracedCallback)(uint32_t unit, uint64_t bytes, bool crcOk);
+
+    /**
+     * TracedCallback signature of UnitTimeout.
+     * @param [in] unit The unit, handed over incomplete.
+     * @param [in] bytes The total length of the streams it has (announced lengths).
+     */
+    typedef void (*UnitTimeoutTracedCallback)(uint32_t unit, uint64_t bytes);
+
     static TypeId GetTypeId();
     SemanticApp();
     ~SemanticApp() override;
@@ -51,19 +124,17 @@ class SemanticApp : public Application
 
     // Receive side: a unit stays readable until ReleaseUnit. Stream ids are uint32_t here
     // (not the wire's uint8_t) because cppyy maps uint8_t to a Python str.
-    std::vector<uint32_t> GetReadyUnits() const;
     std::vector<uint32_t> GetStreamIds(uint32_t unit) const;
     /// Received bytes of a stream; missing segments are zero-filled (see IsStreamComplete).
     std::vector<uint8_t> GetStreamBytes(uint32_t unit, uint32_t stream) const;
     bool IsStreamComplete(uint32_t unit, uint32_t stream) const;
     bool IsStreamCrcOk(uint32_t unit, uint32_t stream) const;
-    double GetUnitFirstRxTime(uint32_t unit) const;
-    double GetUnitReadyTime(uint32_t unit) const;
+    /// When the unit's first packet arrived (a unit not received: std::invalid_argument).
+    Time GetUnitFirstRxTime(uint32_t unit) const;
+    /// When the unit was handed over (one not handed over yet: std::invalid_argument).
+    Time GetUnitReadyTime(uint32_t unit) const;
     bool IsUnitComplete(uint32_t unit) const;
     void ReleaseUnit(uint32_t unit);
-
-    uint64_t GetTxPackets() const;
-    uint64_t GetRxPackets() const;
 
   private:
     struct StreamRx
@@ -81,8 +152,9 @@ class SemanticApp : public Application
     {
         uint8_t nStreams{0};
         std::map<uint8_t, StreamRx> streams;
-        double firstRx{0.0};
-        double readyAt{-1.0};
+        Time firstRx;
+        Time readyAt;
+        bool ready{false};
         bool complete{false};
         EventId timeout;
     };
@@ -92,9 +164,7 @@ class SemanticApp : public Application
         Ptr<Packet> packet;
         Ipv4Address dst;
         uint16_t port;
-        uint32_t unit;
-        uint8_t stream;
-        uint16_t seq;
+        SemanticHeader header;
     };
 
     void StartApplication() override;
@@ -131,8 +201,14 @@ class SemanticApp : public Application
     EventId m_sendEvent;
     std::map<uint32_t, UnitRx> m_units;
     std::set<uint32_t> m_finishedUnits;
-    uint64_t m_txPackets{0};
-    uint64_t m_rxPackets{0};
+
+    TracedCallback<Ptr<const Packet>, const SemanticHeader&> m_txTrace;
+    TracedCallback<Ptr<const Packet>, const SemanticHeader&> m_rxTrace;
+    TracedCallback<Ptr<const Packet>, RxDropReason> m_rxDropTrace;
+    TracedCallback<uint32_t, uint32_t, uint32_t> m_streamTxTrace;
+    TracedCallback<uint32_t, uint32_t, uint32_t, bool> m_streamRxTrace;
+    TracedCallback<uint32_t, uint64_t, bool> m_unitRxTrace;
+    TracedCallback<uint32_t, uint64_t> m_unitTimeoutTrace;
 };
 
 } // namespace ns3

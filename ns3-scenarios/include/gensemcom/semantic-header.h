@@ -4,20 +4,17 @@
 
 #include "ns3/header.h"
 
-#include <cstddef>
 #include <cstdint>
 
 namespace ns3
 {
 
-/// CRC-32 (IEEE 802.3, reflected, same values as Python's zlib.crc32).
-uint32_t GscCrc32(const uint8_t* data, std::size_t len, uint32_t crc = 0);
-
 /**
  * Semantic segment header (28 bytes, network byte order):
  * magic(2) version(1) flags(1) unit(4) stream(1) nStreams(1) seq(2) nSeg(2)
  * offset(4) streamLength(4) streamCrc32(4) payloadLength(2).
- * The stream CRC lets the receiver tell corrupted-but-delivered streams from intact ones.
+ * The stream CRC (ns-3's CRC32Calculate: IEEE 802.3, the values of Python's zlib.crc32) lets
+ * the receiver tell corrupted-but-delivered streams from intact ones.
  */
 class SemanticHeader : public Header
 {

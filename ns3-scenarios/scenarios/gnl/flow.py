@@ -105,8 +105,8 @@ class FlowRun:
     planned paths, the GenAI nodes (generate, or for implicit prompting forward / predict at each
     frame's deadline) and the destination, which scores what arrives."""
 
-    def __init__(self, cfg, ns, agents: AgentSet, work: Workload, flow, routes: list[Route], prompt_bpp: float):
-        self.cfg, self.ns, self.agents, self.work = cfg, ns, agents, work
+    def __init__(self, cfg, ns, trace, agents: AgentSet, work: Workload, flow, routes: list[Route], prompt_bpp: float):
+        self.cfg, self.ns, self.trace, self.agents, self.work = cfg, ns, trace, agents, work
         self.flow, self.routes, self.prompt_bpp = flow, routes, prompt_bpp
         g, im = cfg.gnl, cfg.images
         self.genai = list(g.genai_nodes)
@@ -133,14 +133,15 @@ class FlowRun:
         wire = graph.copy()
         for u, v in wire.edges:
             wire.edges[u, v]["capacity"] = self.link_rate(graph.edges[u, v]["capacity"])
-        self.net = p2p_graph.build(ns, wire)
+        self.net = p2p_graph.build(ns, wire, trace=self.trace)
         if g.prompt_loss_rate > 0:
             _lossy_genai_links(ns, self.net, self.genai, g.prompt_loss_rate)
         timeout = self.cfg.app.unit_timeout_s + 10 * g.period_s / max(self.flow.prompt_rate.values()) * self.prompt_bpp
 
         def app(node: str, label: str, rate_bps: float, listen: int = 0):
             return ns3.install_semantic_app(ns, self.net.nodes[node], label, segment_bytes=self.cfg.app.segment_bytes,
-                                            rate=rate_bps, unit_timeout_s=timeout, listen_port=listen)
+                                            rate=rate_bps, unit_timeout_s=timeout, listen_port=listen,
+                                            trace=self.trace)
 
         for r in self.routes:
             r.dst = self.net.pin_path(ns, r.path, self.net.address_on(r.path[-2], r.path[-1]))
@@ -270,12 +271,12 @@ def run(cfg, out: Path) -> dict:
         if flow.divergence <= 0:
             raise ValueError(f"the GenAI nodes {genai} can carry no generative flow in this topology "
                              f"(L_p = {prompt_bpp:.3f} bpp): nothing to measure")
-        ns3.reset(ns, cfg.seed)
-        sim = FlowRun(cfg, ns, agents, work, flow, routes, prompt_bpp)
+        trace = ns3.reset(ns, cfg.seed)
+        sim = FlowRun(cfg, ns, trace, agents, work, flow, routes, prompt_bpp)
         sim.build(graph)
         sim.send_prompts()
         sim.simulate()
-    packets = packet_trace.write(ns, out)
+    packets = packet_trace.write(sim.trace, out)
     return _write_results(cfg, out, sim, graph, classical, packets)
 
 

@@ -114,11 +114,11 @@ def measure_point(ns, spec: PointSpec, p: la.LinkParams) -> tuple[dict, pd.DataF
             "code_rate": p.code_rate, "prompt_qam": p.prompt_qam, "per_k": p.per_k, "per_b": p.per_b,
             "alpha": p.alpha, "beta": p.beta, "protected_bytes": HEADERS, "uncounted_bytes": HEADERS,
             "outage_wait_s": spec.outage_wait_s, "streams": streams, "max_attempts": 100_000}
-    packet_trace.clear(ns)
-    net = semantic_link.build_link(ns, link, seed=spec.seed)
+    trace = packet_trace.create(ns)
+    net = semantic_link.build_link(ns, link, seed=spec.seed, trace=trace)
     prompt_bytes, edge_bytes = p.prompt_bits // 8, math.ceil(p.stream_bits[0] / 8)
     # One packet per stream (so a stream is one fading block, one ARQ packet of L = |v0| bits).
-    kw = {"segment_bytes": max(prompt_bytes, edge_bytes), "rate": int(1e12), "unit_timeout_s": 3600.0}
+    kw = {"segment_bytes": max(prompt_bytes, edge_bytes), "rate": int(1e12), "unit_timeout_s": 3600.0, "trace": trace}
     src = ns3.install_semantic_app(ns, net.nodes["tx"], "src", **kw)
     dst = ns3.install_semantic_app(ns, net.nodes["rx"], "dst", listen_port=PORT, num_ports=2, **kw)
     n_streams = 2 if send_edge else 1
@@ -135,12 +135,11 @@ def measure_point(ns, spec: PointSpec, p: la.LinkParams) -> tuple[dict, pd.DataF
     ns.Simulator.Stop(ns.Seconds(t_send[-1] + max(1.0, 100 * interval)))
     ns.Simulator.Run()
     stats = net.stats("tx")
-    trace = packet_trace.table(ns)
+    packets = packet_trace.table(trace)
     ns.Simulator.Destroy()
-    packet_trace.clear(ns)
     ns3.keep_alive((src, dst, net))
 
-    rx = trace[(trace["event"] == "link_rx") & (trace["node"] == "rx")]
+    rx = packets[(packets["event"] == "link_rx") & (packets["node"] == "rx")]
     arrival = rx.groupby(["unit", "stream"])["time_s"].max().unstack()
     units = pd.DataFrame({"unit": range(spec.units), "t_send": t_send})
     units["prompt_latency_ms"] = (arrival.get(0).reindex(units["unit"]).to_numpy() - units["t_send"]) * 1e3
@@ -148,14 +147,14 @@ def measure_point(ns, spec: PointSpec, p: la.LinkParams) -> tuple[dict, pd.DataF
                                 if send_edge and 1 in arrival else np.nan)
     units["latency_ms"] = units[["prompt_latency_ms", "edge_latency_ms"]].max(axis=1)
     # Bits/symbol of each edge-map block: its payload over its air time (one packet per unit).
-    started = trace[(trace["event"] == "link_tx") & (trace["stream"] == 1) & (trace["node"] == "tx")]
+    started = packets[(packets["event"] == "link_tx") & (packets["stream"] == 1) & (packets["node"] == "tx")]
     if send_edge and 1 in arrival:
         air = arrival[1] - started.groupby("unit")["time_s"].min()
         units["bits_per_symbol"] = (8 * edge_bytes / (air * p.bandwidths_hz[1])).reindex(units["unit"]).to_numpy()
     else:
         units["bits_per_symbol"] = np.nan
-    prompt_attempts = trace[(trace["event"].isin(["link_tx", "link_retx"])) & (trace["stream"] == 0)
-                            & (trace["node"] == "tx")].groupby("unit").size()
+    prompt_attempts = packets[(packets["event"].isin(["link_tx", "link_retx"])) & (packets["stream"] == 0)
+                            & (packets["node"] == "tx")].groupby("unit").size()
     units["prompt_retx"] = prompt_attempts.reindex(units["unit"]).to_numpy() - 1
     for key, value in spec.__dict__.items():
         units[key] = value

@@ -43,12 +43,12 @@ def run(cfg, out: Path) -> dict:
         images = images_of(cfg)
         call = bridge_caller(agents)
         t1 = time.perf_counter()
-        engine, sim_end, net_info = simulate(cfg, ns, call, images)
+        engine, sim_end, net_info, trace = simulate(cfg, ns, call, images)
         wall["simulate"] = time.perf_counter() - t1
         t1 = time.perf_counter()
         refs = reference_run(cfg, call, images, engine) if cfg.meg.reference else {}
         wall["reference"] = time.perf_counter() - t1
-    packets = packet_trace.write(ns, out)
+    packets = packet_trace.write(trace, out)
     messages = messages_table(engine)
     requests = request_rows(cfg, engine, refs)
     table = meg_results.overhead(messages, packets, requests)

@@ -67,7 +67,7 @@ class Ns3Transport:
             if msg is None or msg.dst != node:
                 log.warning("%s received unit %d, which no message to it has: ignored", node, unit)
                 return
-            msg.t_rx = app.GetUnitReadyTime(unit)
+            msg.t_rx = app.GetUnitReadyTime(unit).GetSeconds()
             ids = [int(s) for s in app.GetStreamIds(unit)]
             msg.complete = bool(app.IsUnitComplete(unit))
             msg.crc_ok = all(bool(app.IsStreamCrcOk(unit, s)) for s in ids)
@@ -97,15 +97,17 @@ def _upper_bound_s(cfg, n_images: int) -> float:
     return cfg.images.start_s + len(m.protocols) * per_phase + 1.0
 
 
-def simulate(cfg, ns, call, images) -> tuple[MegEngine, float, dict]:
-    """One ns-3 run of the config's protocols: (engine with the requests, simulated end, network)."""
-    ns3.reset(ns, cfg.seed)
+def simulate(cfg, ns, call, images) -> tuple[MegEngine, float, dict, object]:
+    """One ns-3 run of the config's protocols: (engine with the requests, simulated end,
+    network, packet trace)."""
+    trace = ns3.reset(ns, cfg.seed)
     ues, ess = nodes_of(cfg)
     net = lte.build_cell(ns, cfg, ues, ess)
-    lte.ready(ns, cfg, net, [])
+    lte.ready(ns, cfg, net, [], trace)
     apps = {name: ns3.install_semantic_app(
         ns, net.nodes[name], name, segment_bytes=cfg.app.segment_bytes, rate=cfg.app.rate,
-        unit_timeout_s=cfg.app.unit_timeout_s, listen_port=PORT, num_ports=2) for name in [u for u, _ in ues] + ess}
+        unit_timeout_s=cfg.app.unit_timeout_s, listen_port=PORT, num_ports=2, trace=trace)
+        for name in [u for u, _ in ues] + ess}
     transport = Ns3Transport(ns, apps, net.addresses, call)
     engine = MegEngine(cfg.meg, seed=cfg.seed, size=cfg.images.size, ues=[u for u, _ in ues], ess=ess,
                        images=images, start_s=cfg.images.start_s, interval_s=cfg.images.interval_s,
@@ -119,7 +121,7 @@ def simulate(cfg, ns, call, images) -> tuple[MegEngine, float, dict]:
     ns3.keep_alive(apps)
     if not engine.done:
         log.error("simulation stopped at %.2f s before every protocol had finished", end)
-    return engine, end, net.info
+    return engine, end, net.info, trace
 
 
 def reference_run(cfg, call, images, run: MegEngine) -> dict[int, np.ndarray | None]:

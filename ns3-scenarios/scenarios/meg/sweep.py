@@ -106,7 +106,7 @@ def run(cfg, out: Path) -> dict:
             point_out = out / "points" / pt.label
             point_out.mkdir(parents=True)
             images = images_of(pt.cfg)
-            engine, sim_end, _ = simulate(pt.cfg, ns, call, images)
+            engine, sim_end, _, trace = simulate(pt.cfg, ns, call, images)
             refs = {}
             if pt.cfg.meg.reference:
                 # With the 'closest' pick rule the noiseless run does not depend on the noisy
@@ -115,7 +115,7 @@ def run(cfg, out: Path) -> dict:
                 if key not in ref_cache:
                     ref_cache[key] = reference_run(pt.cfg, call, images, engine)
                 refs = ref_cache[key]
-            packets = packet_trace.write(ns, point_out)
+            packets = packet_trace.write(trace, point_out)
             messages = messages_table(engine)
             messages.to_parquet(point_out / "messages.parquet", index=False)
             req = request_rows(pt.cfg, engine, refs)

@@ -1,8 +1,7 @@
-#include "gensemcom/semantic-link.h"
+#include "gensemcom/semantic-link-net-device.h"
 
 #include "gensemcom/bit-flip-error-model.h"
 #include "gensemcom/semantic-header.h"
-#include "gensemcom/trace-log.h"
 
 #include "ns3/double.h"
 #include "ns3/enum.h"
@@ -24,8 +23,7 @@
 namespace ns3
 {
 
-NS_LOG_COMPONENT_DEFINE("GscSemanticLink");
-NS_OBJECT_ENSURE_REGISTERED(SemanticLinkChannel);
+NS_LOG_COMPONENT_DEFINE("SemanticLinkNetDevice");
 NS_OBJECT_ENSURE_REGISTERED(SemanticLinkNetDevice);
 
 namespace
@@ -33,117 +31,6 @@ namespace
 // Table II's modulation orders for the conditioning streams, largest first.
 constexpr uint32_t kQamOrders[] = {64, 16, 4};
 } // namespace
-
-// --- Channel -------------------------------------------------------------------------------
-
-TypeId
-SemanticLinkChannel::GetTypeId()
-{
-    static TypeId tid =
-        TypeId("ns3::SemanticLinkChannel")
-            .SetParent<Channel>()
-            .SetGroupName("Gensemcom")
-            .AddConstructor<SemanticLinkChannel>()
-            .AddAttribute("Distance",
-                          "Transmitter-receiver distance d (m).",
-                          DoubleValue(100.0),
-                          MakeDoubleAccessor(&SemanticLinkChannel::m_distance),
-                          MakeDoubleChecker<double>(1e-3))
-            .AddAttribute("PathlossRefDb",
-                          "Path loss eps0 at the 1 m reference distance (dB).",
-                          DoubleValue(-30.0),
-                          MakeDoubleAccessor(&SemanticLinkChannel::m_pathlossRefDb),
-                          MakeDoubleChecker<double>())
-            .AddAttribute("PathlossExponent",
-                          "Path loss exponent phi.",
-                          DoubleValue(3.4),
-                          MakeDoubleAccessor(&SemanticLinkChannel::m_pathlossExp),
-                          MakeDoubleChecker<double>(0.0))
-            .AddAttribute("NoiseDbmHz",
-                          "Noise power spectral density N0 (dBm/Hz).",
-                          DoubleValue(-174.0),
-                          MakeDoubleAccessor(&SemanticLinkChannel::m_noiseDbmHz),
-                          MakeDoubleChecker<double>())
-            .AddAttribute("Fading",
-                          "rayleigh: |h|^2 ~ Exp(1) per block (h ~ CN(0,1)); awgn: |h|^2 = 1.",
-                          EnumValue(Fading::RAYLEIGH),
-                          MakeEnumAccessor<Fading>(&SemanticLinkChannel::m_fading),
-                          MakeEnumChecker(Fading::RAYLEIGH, "rayleigh", Fading::AWGN, "awgn"))
-            .AddAttribute("PropagationDelay",
-                          "Delay added after the last bit of a packet is sent.",
-                          TimeValue(Seconds(0)),
-                          MakeTimeAccessor(&SemanticLinkChannel::m_delay),
-                          MakeTimeChecker(Seconds(0)));
-    return tid;
-}
-
-SemanticLinkChannel::SemanticLinkChannel() = default;
-
-void
-SemanticLinkChannel::Attach(Ptr<SemanticLinkNetDevice> device)
-{
-    NS_ABORT_MSG_IF(m_devices.size() >= 2, "a SemanticLinkChannel joins exactly two devices");
-    m_devices.push_back(device);
-}
-
-std::size_t
-SemanticLinkChannel::GetNDevices() const
-{
-    return m_devices.size();
-}
-
-Ptr<NetDevice>
-SemanticLinkChannel::GetDevice(std::size_t i) const
-{
-    return m_devices.at(i);
-}
-
-Ptr<SemanticLinkNetDevice>
-SemanticLinkChannel::GetPeer(Ptr<const SemanticLinkNetDevice> device) const
-{
-    for (const auto& d : m_devices)
-    {
-        if (d != device)
-        {
-            return d;
-        }
-    }
-    return nullptr;
-}
-
-double
-SemanticLinkChannel::GetPathGain() const
-{
-    return std::pow(10.0, m_pathlossRefDb / 10.0) * std::pow(m_distance, -m_pathlossExp);
-}
-
-double
-SemanticLinkChannel::GetMeanSnr(double powerW, double bandwidthHz) const
-{
-    const double n0 = std::pow(10.0, m_noiseDbmHz / 10.0) * 1e-3; // W/Hz
-    return powerW * GetPathGain() / (bandwidthHz * n0);
-}
-
-bool
-SemanticLinkChannel::IsFading() const
-{
-    return m_fading == Fading::RAYLEIGH;
-}
-
-Time
-SemanticLinkChannel::GetDelay() const
-{
-    return m_delay;
-}
-
-void
-SemanticLinkChannel::DoDispose()
-{
-    m_devices.clear();
-    Channel::DoDispose();
-}
-
-// --- Device --------------------------------------------------------------------------------
 
 TypeId
 SemanticLinkNetDevice::GetTypeId()
@@ -160,7 +47,7 @@ SemanticLinkNetDevice::GetTypeId()
                                                &SemanticLinkNetDevice::GetMtu),
                           MakeUintegerChecker<uint16_t>())
             .AddAttribute("Label",
-                          "Node name used in traces.",
+                          "Node name used in log messages.",
                           StringValue("link"),
                           MakeStringAccessor(&SemanticLinkNetDevice::m_label),
                           MakeStringChecker())
@@ -232,7 +119,24 @@ SemanticLinkNetDevice::GetTypeId()
                           "M-QAM/rate fading block length; 0: one block per burst.",
                           TimeValue(Seconds(0)),
                           MakeTimeAccessor(&SemanticLinkNetDevice::m_coherence),
-                          MakeTimeChecker(Seconds(0)));
+                          MakeTimeChecker(Seconds(0)))
+            .AddTraceSource("Tx",
+                            "A transmission attempt starts (the first one or a retransmission).",
+                            MakeTraceSourceAccessor(&SemanticLinkNetDevice::m_txTrace),
+                            "ns3::SemanticLinkNetDevice::TxTracedCallback")
+            .AddTraceSource("Rx",
+                            "A packet has been received from the peer device.",
+                            MakeTraceSourceAccessor(&SemanticLinkNetDevice::m_rxTrace),
+                            "ns3::SemanticLinkNetDevice::PacketTracedCallback")
+            .AddTraceSource("Drop",
+                            "A packet has been dropped: no stream for it, or MaxAttempts failed.",
+                            MakeTraceSourceAccessor(&SemanticLinkNetDevice::m_dropTrace),
+                            "ns3::SemanticLinkNetDevice::PacketTracedCallback")
+            .AddTraceSource("Outage",
+                            "No M-QAM order meets the target BER in this fading block: the "
+                            "packet waits OutageWait for another block.",
+                            MakeTraceSourceAccessor(&SemanticLinkNetDevice::m_outageTrace),
+                            "ns3::SemanticLinkNetDevice::PacketTracedCallback");
     return tid;
 }
 
@@ -242,11 +146,13 @@ SemanticLinkNetDevice::SemanticLinkNetDevice()
       m_arqRng(CreateObject<UniformRandomVariable>()),
       m_flipper(CreateObject<BitFlipErrorModel>())
 {
+    NS_LOG_FUNCTION(this);
 }
 
 void
 SemanticLinkNetDevice::Attach(Ptr<SemanticLinkChannel> channel)
 {
+    NS_LOG_FUNCTION(this << channel);
     m_channel = channel;
     channel->Attach(this);
     m_linkChange();
@@ -259,7 +165,7 @@ SemanticLinkNetDevice::SetStream(uint32_t stream,
                                  const std::string& mode,
                                  double targetBer)
 {
-    // Exceptions, not aborts: cppyy turns them into Python errors.
+    NS_LOG_FUNCTION(this << stream << bandwidthHz << powerW << mode << targetBer);
     if (!(bandwidthHz > 0.0) || !(powerW >= 0.0))
     {
         throw std::invalid_argument("SetStream: bandwidth must be > 0 and power >= 0");
@@ -296,6 +202,7 @@ SemanticLinkNetDevice::SetStream(uint32_t stream,
 void
 SemanticLinkNetDevice::SetStreamPower(uint32_t stream, double powerW)
 {
+    NS_LOG_FUNCTION(this << stream << powerW);
     auto it = m_streams.find(stream);
     if (it == m_streams.end() || !(powerW >= 0.0))
     {
@@ -323,15 +230,6 @@ SemanticLinkNetDevice::GetStreamStats(uint32_t stream) const
 }
 
 void
-SemanticLinkNetDevice::ResetStats()
-{
-    for (auto& [id, st] : m_stats)
-    {
-        st = SemanticLinkStreamStats{};
-    }
-}
-
-void
 SemanticLinkNetDevice::SetProtectedBytes(uint32_t bytes)
 {
     m_protectedBytes = bytes;
@@ -347,6 +245,7 @@ SemanticLinkNetDevice::GetProtectedBytes() const
 int64_t
 SemanticLinkNetDevice::AssignStreams(int64_t stream)
 {
+    NS_LOG_FUNCTION(this << stream);
     m_fadingRng->SetStream(stream);
     m_arqRng->SetStream(stream + 1);
     m_flipper->AssignStreams(stream + 2);
@@ -391,8 +290,8 @@ SemanticLinkNetDevice::Classify(Ptr<const Packet> packet, Item& item)
             p->PeekHeader(h);
             if (h.IsValid())
             {
-                item.unit = h.unit;
-                item.seq = h.seq;
+                item.info.unit = h.unit;
+                item.info.seq = h.seq;
             }
         }
     }
@@ -406,16 +305,20 @@ SemanticLinkNetDevice::Classify(Ptr<const Packet> packet, Item& item)
 bool
 SemanticLinkNetDevice::Send(Ptr<Packet> packet, const Address& dest, uint16_t protocolNumber)
 {
+    NS_LOG_FUNCTION(this << packet << dest << protocolNumber);
     Item item;
     item.packet = packet;
     item.protocol = protocolNumber;
-    item.stream = Classify(packet, item);
-    SemanticLinkStreamStats& st = m_stats[item.stream];
-    auto it = m_streams.find(item.stream);
+    item.info.stream = Classify(packet, item);
+    SemanticLinkStreamStats& st = m_stats[item.info.stream];
+    auto it = m_streams.find(item.info.stream);
     if (!m_channel || it == m_streams.end())
     {
-        ++st.dropped; // nothing configured for it: visible in counters and traces
-        Trace("link_drop", item, 0);
+        // Nothing configured for it: visible in counters and traces.
+        NS_LOG_WARN(m_label << ": no channel or no stream " << item.info.stream
+                            << " configured: packet dropped");
+        ++st.dropped;
+        m_dropTrace(item.packet, item.info);
         return false;
     }
     ++st.enqueued;
@@ -427,7 +330,7 @@ SemanticLinkNetDevice::Send(Ptr<Packet> packet, const Address& dest, uint16_t pr
     s.queue.push_back(item);
     if (!s.busy)
     {
-        StartNext(item.stream);
+        StartNext(item.info.stream);
     }
     return true;
 }
@@ -445,6 +348,7 @@ SemanticLinkNetDevice::DrawSnr(Stream& s, SemanticLinkStreamStats& st)
 void
 SemanticLinkNetDevice::StartNext(uint32_t id)
 {
+    NS_LOG_FUNCTION(this << id);
     Stream& s = m_streams.at(id);
     SemanticLinkStreamStats& st = m_stats[id];
     if (s.queue.empty())
@@ -469,7 +373,7 @@ SemanticLinkNetDevice::StartNext(uint32_t id)
         ok = m_arqRng->GetValue() < success;
         st.failures += ok ? 0 : 1;
         bitsPerSymbol = m_codeRate * std::log2(double(m_promptQam));
-        item.mcs = int32_t(m_promptQam);
+        item.info.mcs = int32_t(m_promptQam);
     }
     else
     {
@@ -494,7 +398,7 @@ SemanticLinkNetDevice::StartNext(uint32_t id)
                     break;
                 }
             }
-            item.mcs = int32_t(order);
+            item.info.mcs = int32_t(order);
             if (order > 0)
             {
                 bitsPerSymbol = std::log2(double(order));
@@ -509,10 +413,13 @@ SemanticLinkNetDevice::StartNext(uint32_t id)
         if (!(bitsPerSymbol > 0.0))
         {
             // No order meets the target BER in this block: wait for another one.
+            NS_LOG_LOGIC(m_label << ": stream " << id << " in outage (gamma " << gamma
+                                 << "), next block in " << m_outageWait.As(Time::S));
             ++st.outages;
-            Trace("link_outage", item, 0);
+            m_outageTrace(item.packet, item.info);
             s.newBlock = true;
-            s.event = Simulator::Schedule(m_outageWait, &SemanticLinkNetDevice::StartNext, this, id);
+            s.event =
+                Simulator::Schedule(m_outageWait, &SemanticLinkNetDevice::StartNext, this, id);
             return;
         }
         // Bits arrive with errors: flip a copy (the stack may still reference the original).
@@ -522,18 +429,21 @@ SemanticLinkNetDevice::StartNext(uint32_t id)
         const uint64_t flipped0 = m_flipper->GetBitsFlipped();
         m_flipper->IsCorrupt(copy); // never reports corruption: delivered with errors
         const uint64_t seen = m_flipper->GetBitsSeen() - seen0;
-        item.flips = m_flipper->GetBitsFlipped() - flipped0;
+        item.info.bitFlips = m_flipper->GetBitsFlipped() - flipped0;
         item.packet = copy;
         st.bitsSeen += seen;
-        st.bitsFlipped += item.flips;
+        st.bitsFlipped += item.info.bitFlips;
         st.expectedFlips += ber * double(seen);
-        ok = item.flips == 0;
+        ok = item.info.bitFlips == 0;
     }
     const double duration = bits / (bitsPerSymbol * s.bandwidth);
-    ++item.attempts;
+    ++item.info.attempts;
     ++st.attempts;
     st.airtimeS += duration;
-    Trace(item.attempts == 1 ? "link_tx" : "link_retx", item, ok ? 1 : 0);
+    NS_LOG_LOGIC(m_label << ": stream " << id << " attempt " << item.info.attempts << " of "
+                         << item.packet->GetSize() << " bytes, " << duration << " s on air, "
+                         << (ok ? "success" : "failure"));
+    m_txTrace(item.packet, item.info, ok);
     s.event = Simulator::Schedule(Seconds(duration),
                                   &SemanticLinkNetDevice::EndAttempt,
                                   this,
@@ -544,6 +454,7 @@ SemanticLinkNetDevice::StartNext(uint32_t id)
 void
 SemanticLinkNetDevice::EndAttempt(uint32_t id, bool delivered)
 {
+    NS_LOG_FUNCTION(this << id << delivered);
     Stream& s = m_streams.at(id);
     SemanticLinkStreamStats& st = m_stats[id];
     const Item item = s.queue.front();
@@ -561,11 +472,13 @@ SemanticLinkNetDevice::EndAttempt(uint32_t id, bool delivered)
                                            Address(m_address));
         }
     }
-    else if (item.attempts >= m_maxAttempts)
+    else if (item.info.attempts >= m_maxAttempts)
     {
+        NS_LOG_WARN(m_label << ": stream " << id << ": packet dropped after " << m_maxAttempts
+                            << " failed attempts");
         s.queue.pop_front();
         ++st.dropped;
-        Trace("link_drop", item, 0);
+        m_dropTrace(item.packet, item.info);
     }
     // else: NACK, the same packet goes again at once (ideal feedback).
     StartNext(id);
@@ -574,8 +487,9 @@ SemanticLinkNetDevice::EndAttempt(uint32_t id, bool delivered)
 void
 SemanticLinkNetDevice::Receive(Item item, Address from)
 {
-    ++m_stats[item.stream].received;
-    Trace("link_rx", item, item.flips == 0 ? 1 : 0);
+    NS_LOG_FUNCTION(this << item.packet << from);
+    ++m_stats[item.info.stream].received;
+    m_rxTrace(item.packet, item.info);
     if (!m_promiscCallback.IsNull())
     {
         m_promiscCallback(this, item.packet, item.protocol, from, GetAddress(), PACKET_HOST);
@@ -587,25 +501,9 @@ SemanticLinkNetDevice::Receive(Item item, Address from)
 }
 
 void
-SemanticLinkNetDevice::Trace(const std::string& event, const Item& item, int32_t ok) const
-{
-    // rv: attempt index, ndi: 0 on retransmissions (as the LTE PHY traces).
-    const int32_t rv = item.attempts > 0 ? int32_t(item.attempts - 1) : 0;
-    GscTraceLog::Add(m_label,
-                     event,
-                     item.unit,
-                     int32_t(item.stream),
-                     item.seq,
-                     item.packet->GetSize(),
-                     item.mcs,
-                     rv,
-                     rv == 0 ? 1 : 0,
-                     ok);
-}
-
-void
 SemanticLinkNetDevice::DoDispose()
 {
+    NS_LOG_FUNCTION(this);
     for (auto& [id, s] : m_streams)
     {
         Simulator::Cancel(s.event);
@@ -613,7 +511,7 @@ SemanticLinkNetDevice::DoDispose()
     }
     m_channel = nullptr;
     m_node = nullptr;
-    m_rxCallback = MakeNullCallback<bool, Ptr<NetDevice>, Ptr<const Packet>, uint16_t, const Address&>();
+    m_rxCallback = ReceiveCallback();
     m_promiscCallback = PromiscReceiveCallback();
     m_flipper = nullptr;
     NetDevice::DoDispose();

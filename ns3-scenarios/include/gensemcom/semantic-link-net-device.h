@@ -3,10 +3,12 @@
 // sub-channel (bandwidth B_i, power p_i) with block Rayleigh fading (Eq. 1). The prompt is
 // sent with ideal ARQ at the PER of Eq. 2; conditioning streams use adaptive M-QAM (the
 // threshold form of Eq. 4) and are delivered with bit errors at the instantaneous BER.
-#ifndef GENSEMCOM_SEMANTIC_LINK_H
-#define GENSEMCOM_SEMANTIC_LINK_H
+// This is the device; the channel is in semantic-link-channel.h.
+#ifndef GENSEMCOM_SEMANTIC_LINK_NET_DEVICE_H
+#define GENSEMCOM_SEMANTIC_LINK_NET_DEVICE_H
 
-#include "ns3/channel.h"
+#include "gensemcom/semantic-link-channel.h"
+
 #include "ns3/event-id.h"
 #include "ns3/mac48-address.h"
 #include "ns3/net-device.h"
@@ -24,48 +26,6 @@ namespace ns3
 {
 
 class BitFlipErrorModel;
-class SemanticLinkNetDevice;
-
-/**
- * Two SemanticLinkNetDevices and the path between them: SNR of a sub-channel is
- * gamma = p |h|^2 eps0 d^-phi / (B N0), |h|^2 ~ Exp(1) (h ~ CN(0,1)) or 1 for "awgn".
- */
-class SemanticLinkChannel : public Channel
-{
-  public:
-    enum class Fading
-    {
-        RAYLEIGH,
-        AWGN
-    };
-
-    static TypeId GetTypeId();
-    SemanticLinkChannel();
-
-    /// Connects a device; a link has exactly two.
-    void Attach(Ptr<SemanticLinkNetDevice> device);
-    std::size_t GetNDevices() const override;
-    Ptr<NetDevice> GetDevice(std::size_t i) const override;
-    Ptr<SemanticLinkNetDevice> GetPeer(Ptr<const SemanticLinkNetDevice> device) const;
-
-    /// eps0 d^-phi (linear).
-    double GetPathGain() const;
-    /// SNR at |h|^2 = 1: p eps0 d^-phi / (B N0).
-    double GetMeanSnr(double powerW, double bandwidthHz) const;
-    bool IsFading() const;
-    Time GetDelay() const;
-
-  private:
-    void DoDispose() override;
-
-    std::vector<Ptr<SemanticLinkNetDevice>> m_devices;
-    double m_distance{100.0};
-    double m_pathlossRefDb{-30.0};
-    double m_pathlossExp{3.4};
-    double m_noiseDbmHz{-174.0};
-    Fading m_fading{Fading::RAYLEIGH};
-    Time m_delay{0};
-};
 
 /// Per-stream counters of one device (tx side unless noted), readable from Python.
 struct SemanticLinkStreamStats
@@ -83,6 +43,17 @@ struct SemanticLinkStreamStats
     double snrSum{0.0};      ///< sum of gamma over the draws (linear)
     double expectedFlips{0}; ///< sum of BER * bits over packets (the realised-BER reference)
     double airtimeS{0.0};    ///< seconds on air, all attempts
+};
+
+/// What the trace sources of a SemanticLinkNetDevice report about a packet besides the packet.
+struct SemanticLinkPacketInfo
+{
+    uint32_t stream{0};   ///< sub-channel
+    int64_t unit{-1};     ///< unit of its SemanticHeader (-1: none, e.g. a later IP fragment)
+    int32_t seq{-1};      ///< segment number of its SemanticHeader (-1: none)
+    uint32_t attempts{0}; ///< transmissions so far (ARQ: retransmissions included)
+    int32_t mcs{-1};      ///< modulation order: PromptQam (arq), M (mqam; 0: outage), -1 (rate)
+    uint64_t bitFlips{0}; ///< bits flipped on the last transmission
 };
 
 /**
@@ -103,12 +74,32 @@ struct SemanticLinkStreamStats
 class SemanticLinkNetDevice : public NetDevice
 {
   public:
+    /**
+     * TracedCallback signature of Tx.
+     * @param [in] packet The packet as transmitted (bit errors included).
+     * @param [in] info Its stream, unit, segment, attempt count and modulation.
+     * @param [in] success Whether this attempt delivers it intact (ARQ: the PER draw; M-QAM and
+     *             rate: no bit flipped).
+     */
+    typedef void (*TxTracedCallback)(Ptr<const Packet> packet,
+                                     const SemanticLinkPacketInfo& info,
+                                     bool success);
+
+    /**
+     * TracedCallback signature of Rx, Drop and Outage.
+     * @param [in] packet The packet.
+     * @param [in] info Its stream, unit, segment, attempt count, modulation and bit flips.
+     */
+    typedef void (*PacketTracedCallback)(Ptr<const Packet> packet,
+                                         const SemanticLinkPacketInfo& info);
+
     static TypeId GetTypeId();
     SemanticLinkNetDevice();
 
     void Attach(Ptr<SemanticLinkChannel> channel);
     /// Configure (or reconfigure, keeping queue and counters) stream `stream`.
     /// mode: "arq", "mqam" or "rate"; targetBer is used by "mqam" and "rate".
+    /// Bad settings: std::invalid_argument.
     void SetStream(uint32_t stream,
                    double bandwidthHz,
                    double powerW,
@@ -117,7 +108,6 @@ class SemanticLinkNetDevice : public NetDevice
     void SetStreamPower(uint32_t stream, double powerW);
     std::vector<uint32_t> GetStreamIds() const; ///< streams with counters
     SemanticLinkStreamStats GetStreamStats(uint32_t stream) const;
-    void ResetStats();
     /// Fixes the fading, ARQ and bit-flip random streams; returns 3.
     int64_t AssignStreams(int64_t stream);
 
@@ -163,12 +153,7 @@ class SemanticLinkNetDevice : public NetDevice
     {
         Ptr<Packet> packet;
         uint16_t protocol{0};
-        uint32_t stream{0};
-        int64_t unit{-1}; ///< from the semantic header, if any
-        int32_t seq{-1};
-        uint32_t attempts{0};
-        int32_t mcs{-1};
-        uint64_t flips{0};
+        SemanticLinkPacketInfo info;
     };
 
     struct Stream
@@ -193,7 +178,6 @@ class SemanticLinkNetDevice : public NetDevice
     void StartNext(uint32_t id);
     void EndAttempt(uint32_t id, bool ok);
     void Receive(Item item, Address from);
-    void Trace(const std::string& event, const Item& item, int32_t ok) const;
 
     Ptr<Node> m_node;
     Ptr<SemanticLinkChannel> m_channel;
@@ -225,6 +209,11 @@ class SemanticLinkNetDevice : public NetDevice
     Ptr<UniformRandomVariable> m_arqRng;
     Ptr<BitFlipErrorModel> m_flipper;
     std::map<uint16_t, uint32_t> m_fragStream; ///< IPv4 id -> stream of later fragments
+
+    TracedCallback<Ptr<const Packet>, const SemanticLinkPacketInfo&, bool> m_txTrace;
+    TracedCallback<Ptr<const Packet>, const SemanticLinkPacketInfo&> m_rxTrace;
+    TracedCallback<Ptr<const Packet>, const SemanticLinkPacketInfo&> m_dropTrace;
+    TracedCallback<Ptr<const Packet>, const SemanticLinkPacketInfo&> m_outageTrace;
 };
 
 } // namespace ns3
