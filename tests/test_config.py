@@ -47,12 +47,19 @@ def test_bad_value_is_named_with_the_value():
     (lambda d: d["bit_errors"].update(ber=0.7), "bit_errors.ber"),
     (lambda d: d["lte"]["fading"].update(model="XYZ"), "lte.fading.model"),
     (lambda d: d["lte"]["propagation"].update(model="magic"), "lte.propagation.model"),
-    (lambda d: d["lte"]["propagation"].update(model="friis"), "lte.propagation"),  # Exponent: not Friis
+    (lambda d: d["lte"]["propagation"].update(model="friis"), "lte.propagation.attributes"),  # Exponent: not Friis
     (lambda d: d["images"].update(names=["no_such_image"]), "images"),
     (lambda d: d.update(seed=0), "seed"),
     (lambda d: d.pop("name"), "name"),
     (lambda d: d["lte"].update(ues=[{"name": "a", "distance_m": 10, "role": "source"},
-                                    {"name": "b", "distance_m": 10, "role": "source"}]), "lte"),
+                                    {"name": "b", "distance_m": 10, "role": "source"}]), "lte.ues"),
+    (lambda d: d.update(models={"generator": {"backend": "nope"}}), "models.generator.backend"),
+    (lambda d: d["app"].update(streams=["prompt", "edge", "prompt"]), "app.streams"),
+    (lambda d: d["app"].update(rate="0Mbps"), "app.rate"),
+    (lambda d: d["backhaul"].update(rate="0Gbps"), "backhaul.rate"),
+    (lambda d: d["compute"].update(generate_s=float("nan")), "compute.generate_s"),
+    (lambda d: d["compute"].update(encode_s=float("inf")), "compute.encode_s"),
+    (lambda d: d["lte"].update(enb_tx_power_dbm=float("-inf")), "lte.enb_tx_power_dbm"),
 ])
 def test_each_bad_value_names_its_key(mutate, key):
     assert _error(mutate).startswith(f"config error: {key}:")
@@ -108,3 +115,28 @@ def test_gnl_topology_is_validated():
         GnlConfig(genai_nodes=["g1"])
     with pytest.raises(ValueError, match="distinct nodes"):
         GnlConfig(edges=edges, genai_nodes=["g1", "d"])
+
+
+@pytest.mark.parametrize("content, error", [
+    (b"\xff\xfe{\x00", "not UTF-8 text"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"name": "x", "latency_aware": {"bandwidth_hz": [1e6, -1e6]}}', "latency_aware.bandwidth_hz.1"),
+    (b'{"name": "x", "scenario": "table2", "latency_aware": {"beta": 20, "target_bers": [0.06]}}',
+     "latency_aware.target_bers: each BER must be > 0 with beta x BER < 1"),
+    (b'{"name": "x", "channel": "semantic_link", "latency_aware": {"beta": 4000, "target_bers": [1e-6]}, "semantic_link": {"target_ber": 1e-3}}',
+     "semantic_link.target_ber: beta x BER must be < 1"),
+    (b'{"name": "x", "compute": {"scale": NaN}}', "compute.scale"),
+])
+def test_bad_files_and_domains_are_one_line_errors(tmp_path, content, error):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    proc = subprocess.run([sys.executable, "-m", "gensemcom", "validate", str(path)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("config error: ") and error in lines[0], proc.stderr
+
+
+def test_a_directory_is_not_a_config(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)

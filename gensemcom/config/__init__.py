@@ -105,6 +105,9 @@ class Config(Section):
             raise ValueError(f"app.streams: on the semantic link the first stream is the ARQ-protected prompt, got {streams}")
         if self.semantic_link.allocation == "table2" and len(streams) != 2:
             raise ValueError(f"semantic_link.allocation: table2 is for the prompt + one conditioning stream, got {streams}")
+        if self.latency_aware.beta * self.semantic_link.target_ber >= 1:
+            raise ValueError(f"semantic_link.target_ber: beta x BER must be < 1 (Eq. 4; latency_aware.beta = "
+                             f"{self.latency_aware.beta:g}), got {self.semantic_link.target_ber:g}")
         return self
 
     @model_validator(mode="after")
@@ -142,9 +145,10 @@ def _format_errors(exc: ValidationError) -> str:
         # A cross-section check names its key(s) itself, one line each.
         for msg in err["msg"].removeprefix("Value error, ").split("\n"):
             where = loc
-            named = _KEY_PREFIX.match(msg) if loc == "<root>" else None
-            if named:
-                where, msg = named.group(1), msg[named.end():]
+            named = _KEY_PREFIX.match(msg) if err["type"] == "value_error" else None
+            if named:  # "key: ..." from a section's own check: the key below that section
+                where = named.group(1) if loc == "<root>" else f"{loc}.{named.group(1)}"
+                msg = msg[named.end():]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
             lines.append(f"config error: {where}: {msg}{'' if named else shown}")
@@ -159,11 +163,19 @@ def parse_config(data: dict) -> Config:
 def load_config(path: str | Path) -> Config:
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config error: file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config error: {path} is a directory, not a config file") from None
+    except PermissionError:
+        raise ConfigError(f"config error: {path}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config error: {path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"config error: {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ConfigError(f"config error: {path}: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config error: {path}: top level must be a JSON object")
     return parse_config(data)

@@ -8,13 +8,21 @@ from pydantic import BaseModel, ConfigDict
 
 DATA_RATE = re.compile(r"^\d+(\.\d+)?(bps|kbps|Kbps|Mbps|Gbps)$")
 
+
 class ConfigError(ValueError):
     """Invalid configuration; the message names the offending key(s), one line each."""
 
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # NaN and infinities are never meaningful values of a physical parameter.
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
 
 def check_rate(value: str) -> str:
-    if not DATA_RATE.match(value):
+    """A positive ns-3 data rate such as "5Mbps" (zero would stall or crash the simulator)."""
+    match = DATA_RATE.match(value)
+    if not match:
         raise ValueError(f"data rate must look like '5Mbps' or '100kbps', got {value!r}")
+    if float(value[:len(value) - len(match.group(2))]) <= 0:
+        raise ValueError(f"data rate must be positive, got {value!r}")
     return value

@@ -1,9 +1,9 @@
 """Sections of the latency-aware scheme: Table I's link parameters and the sweep (Phi, Fig. 4)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from gensemcom.constants import TABLE_I
 
@@ -22,7 +22,7 @@ class LatencyAwareConfig(Section):
     per_b: float = Field(TABLE_I["per_b"], description="b of the PER model, Eq. (2).")
     alpha: float = Field(TABLE_I["alpha"], gt=0, description="alpha of the adaptive M-QAM rate, Eq. (4).")
     beta: float = Field(TABLE_I["beta"], gt=0, description="beta of the adaptive M-QAM rate, Eq. (4).")
-    bandwidth_hz: list[float] = Field([TABLE_I["bandwidth_hz"]] * 2, min_length=2, max_length=2, description="B0 (prompt), B1 (edge map).")
+    bandwidth_hz: list[Annotated[float, Field(gt=0)]] = Field([TABLE_I["bandwidth_hz"]] * 2, min_length=2, max_length=2, description="B0 (prompt), B1 (edge map).")
     p_total_w: float = Field(TABLE_I["p_total_w"], gt=0, description="Total transmit power P_T (Table I: 10 mW).")
     pathloss_ref_db: float = Field(TABLE_I["pathloss_ref_db"], description="Path loss epsilon_0 at the 1 m reference distance, in dB (Table I: -30 dB).")
     pathloss_exp: float = Field(TABLE_I["pathloss_exp"], gt=0, description="Path-loss exponent phi (Table I: 3.4).")
@@ -31,13 +31,13 @@ class LatencyAwareConfig(Section):
     grid_db: float = Field(0.2, gt=0, description="Average-SNR grid of the table (the paper's steps are 0.2 dB).")
     max_avg_snr_db: float = Field(30.0, description="Upper end of the highest order's range.")
 
-    @field_validator("target_bers")
-    @classmethod
-    def _bers(cls, bers: list[float]) -> list[float]:
-        bad = [b for b in bers if not 0 < b < 0.2]
+    @model_validator(mode="after")
+    def _bers_in_the_domain_of_eq4(self):
+        bad = [b for b in self.target_bers if not 0 < b or self.beta * b >= 1]
         if bad:
-            raise ValueError(f"BER targets must be in (0, 0.2) so that -ln(beta BER) > 0: {bad}")
-        return bers
+            raise ValueError(f"target_bers: each BER must be > 0 with beta x BER < 1 (Eq. 4 needs -ln(beta BER) > 0; "
+                             f"beta = {self.beta:g}), got {bad}")
+        return self
 
 class PhiConfig(Section):
     """Phi(BER) measurement of scenario latency_sweep (the paper's Fig. 2): quality of the

@@ -33,7 +33,7 @@ class PropagationConfig(Section):
         known = PATHLOSS_ATTRIBUTES[self.model]
         unknown = sorted(set(self.attributes) - known)
         if unknown:
-            raise ValueError(f"{self.model} has no attribute(s) {unknown}; known: {sorted(known)}")
+            raise ValueError(f"attributes: {self.model} has no attribute(s) {unknown}; known: {sorted(known)}")
         return self
 
 class FadingConfig(Section):
@@ -69,11 +69,11 @@ class LteConfig(Section):
     def _roles(self):
         names = [u.name for u in self.ues]
         if len(set(names)) != len(names):
-            raise ValueError("UE names must be unique")
+            raise ValueError("ues: UE names must be unique")
         if sum(u.role == "sink" for u in self.ues) != 1:
-            raise ValueError("exactly one UE must have role 'sink'")
+            raise ValueError("ues: exactly one UE must have role 'sink'")
         if not any(u.role == "source" for u in self.ues):
-            raise ValueError("at least one UE must have role 'source'")
+            raise ValueError("ues: at least one UE must have role 'source'")
         return self
 
 class BackhaulConfig(Section):

@@ -33,6 +33,14 @@ class AppConfig(Section):
     unit_timeout_s: float = Field(2.0, gt=0, description="A unit not complete this long after its first packet is handed over incomplete.")
     _rate = field_validator("rate")(check_rate)
 
+    @field_validator("streams")
+    @classmethod
+    def _distinct_streams(cls, streams: list[str]) -> list[str]:
+        if len(set(streams)) != len(streams):
+            raise ValueError(f"stream names must be distinct, got {streams}")
+        return streams
+
+
 class ComputeConfig(Section):
     kind: Literal["fixed", "measured"] = Field(
         "fixed", description="fixed: deterministic per-op times below (same seed => same traces); "
@@ -68,7 +76,7 @@ class ModelsConfig(Section):
             spec = getattr(self, role)
             name = spec.get("backend")
             if not isinstance(name, str) or name not in available(role):
-                raise ValueError(f"{role}.backend must be one of {available(role)}, got {name!r}")
+                raise ValueError(f"{role}.backend: must be one of {available(role)}, got {name!r}")
         return self
 
 class BitErrorsConfig(Section):
