@@ -54,6 +54,8 @@ def test_bad_value_is_named_with_the_value():
     (lambda d: d["lte"].update(ues=[{"name": "a", "distance_m": 10, "role": "source"},
                                     {"name": "b", "distance_m": 10, "role": "source"}]), "lte.ues"),
     (lambda d: d.update(models={"generator": {"backend": "nope"}}), "models.generator.backend"),
+    (lambda d: d.update(models={"generator": {"backend": "hint_upsample", "steps": 4}}), "models.generator.steps"),
+    (lambda d: d.update(models={"codec": {"backend": "learned", "rte": "low"}}), "models.codec.rte"),
     (lambda d: d["app"].update(streams=["prompt", "edge", "prompt"]), "app.streams"),
     (lambda d: d["app"].update(rate="0Mbps"), "app.rate"),
     (lambda d: d["backhaul"].update(rate="0Gbps"), "backhaul.rate"),

@@ -114,3 +114,21 @@ def test_registry_names_match_the_role_modules():
         module = importlib.import_module(f"gensemcom.agents.backends.{role}")
         assert tuple(sorted(module.BACKENDS)) == NAMES[role], role
         assert module.DEFAULT in NAMES[role]
+
+
+def test_option_table_matches_the_constructors():
+    import importlib
+    import inspect
+
+    from gensemcom.agents.backends import OPTIONS, ROLES
+
+    seen = set()
+    for role in ROLES:
+        module = importlib.import_module(f"gensemcom.agents.backends.{role}")
+        for name, cls in module.BACKENDS.items():
+            params = inspect.signature(cls).parameters.values()
+            named = tuple(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+            expected = None if not named and any(p.kind == p.VAR_KEYWORD for p in params) else named
+            assert OPTIONS[role, name] == expected, (role, name)
+            seen.add((role, name))
+    assert seen == set(OPTIONS)

@@ -24,10 +24,13 @@ class RateQualityConfig(Section):
     @field_validator("codecs", "generators")
     @classmethod
     def _backends(cls, specs: list[dict], info) -> list[dict]:
-        from gensemcom.agents.backends import available
+        from gensemcom.agents.backends import available, unknown_options
 
         role = "codec" if info.field_name == "codecs" else "generator"
         for spec in specs:
             if spec.get("backend") not in available(role):
                 raise ValueError(f"{role} backend must be one of {available(role)}, got {spec.get('backend')!r}")
+            extra = [k for k in unknown_options(role, spec) if k != "label"]   # label names the curve point
+            if extra:
+                raise ValueError(f"{role} backend {spec['backend']} has no option(s) {extra}")
         return specs

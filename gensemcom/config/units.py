@@ -70,13 +70,16 @@ class ModelsConfig(Section):
 
     @model_validator(mode="after")
     def _known_backends(self):
-        from gensemcom.agents.backends import available
+        from gensemcom.agents.backends import OPTIONS, available, unknown_options
 
         for role in ("prompt", "edges", "text", "codec", "generator", "split"):
             spec = getattr(self, role)
             name = spec.get("backend")
             if not isinstance(name, str) or name not in available(role):
                 raise ValueError(f"{role}.backend: must be one of {available(role)}, got {name!r}")
+            for option in unknown_options(role, spec):
+                raise ValueError(f"{role}.{option}: backend {name} has no such option; its options: "
+                                 f"{list(OPTIONS[role, name])}")
         return self
 
 class BitErrorsConfig(Section):

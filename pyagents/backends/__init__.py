@@ -32,6 +32,39 @@ NAMES = {
 }
 
 
+_GSC_LDM = ("path", "steps", "guidance_scale", "threads", "refine")
+# The options of each backend (its constructor's keyword arguments), listed for the same reason
+# as NAMES: a config is checked without importing torch. None: any options (forwarded to a
+# pretrained pipeline). A test checks this table against the constructors' signatures.
+OPTIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("prompt", "blip"): ("model", "max_new_tokens", "device", "local_files_only"),
+    ("prompt", "descriptor"): (),
+    ("prompt", "efficientnet_lite0"): ("top_k",),
+    ("edges", "canny"): ("sigma",),
+    ("edges", "controlnet_hed"): ("path", "threshold", "min_size"),
+    ("edges", "hed"): ("threshold", "min_size", "weights"),
+    ("text", "clip"): ("model", "batch_size"),
+    ("text", "minilm"): ("model", "max_length", "batch_size"),
+    ("codec", "compressai_zoo"): ("arch", "checkpoint", "quality"),
+    ("codec", "jpeg"): ("quality", "subsampling"),
+    ("codec", "learned"): ("rate", "checkpoint"),
+    ("generator", "edge_fill"): (),
+    ("generator", "gsc_ldm"): _GSC_LDM,
+    ("generator", "hint_upsample"): (),
+    ("generator", "sd_controlnet"): None,
+    ("split", "gsc_ldm"): _GSC_LDM,
+    ("split", "sd_split"): None,
+}
+
+
+def unknown_options(role: str, spec: dict) -> list[str]:
+    """The keys of a spec that its backend does not take (the backend name must be valid)."""
+    allowed = OPTIONS[role, spec["backend"]]
+    if allowed is None:
+        return []
+    return sorted(k for k in spec if k not in ("backend", *allowed))
+
+
 def available(role: str) -> list[str]:
     """Backend names of a role (without importing its module)."""
     if role not in ROLES:
