@@ -22,13 +22,13 @@ from .edge_generation import MegComputeConfig, MegConfig, MegSweepConfig
 from .generative_network import GNL_CODEC_RATES, GnlConfig, GnlEdge, GnlSweepConfig
 from .latency_aware import LatencyAwareConfig, LatencySweepConfig, PacketRun, PhiConfig
 from .networks import PATHLOSS_ATTRIBUTES, BackhaulConfig, FadingConfig, LteConfig, PropagationConfig, SemanticLinkConfig, UeConfig
-from .rate_quality import RateQualityConfig
+from .rate_quality import BackendSpec, RateQualityConfig
 from .units import AgentsConfig, AppConfig, BitErrorsConfig, ComputeConfig, ImagesConfig, ModelsConfig, SimConfig
 
 __all__ = ["ConfigError", "Config", "parse_config", "load_config", "MegComputeConfig", "MegConfig", "MegSweepConfig",
            "GNL_CODEC_RATES", "GnlConfig", "GnlEdge", "GnlSweepConfig", "LatencyAwareConfig", "LatencySweepConfig",
            "PacketRun", "PhiConfig", "PATHLOSS_ATTRIBUTES", "BackhaulConfig", "FadingConfig", "LteConfig",
-           "PropagationConfig", "SemanticLinkConfig", "UeConfig", "RateQualityConfig", "AgentsConfig", "AppConfig",
+           "PropagationConfig", "SemanticLinkConfig", "UeConfig", "BackendSpec", "RateQualityConfig", "AgentsConfig", "AppConfig",
            "BitErrorsConfig", "ComputeConfig", "ImagesConfig", "ModelsConfig", "SimConfig"]
 
 _KEY_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): ")

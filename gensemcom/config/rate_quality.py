@@ -1,21 +1,30 @@
 """Section of scenario rate_quality."""
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from .base import Section
 
 
+class BackendSpec(Section):
+    """A model backend to measure and its options (any other key; checked against the backend's
+    constructor), with an optional label naming its point in the table."""
+    model_config = ConfigDict(extra="allow", validate_default=True, allow_inf_nan=False)
+    backend: str = Field(description="Backend name of the role.")
+    label: str | None = Field(None, description="Name of the point in the table (default: backend and options).")
+
+
 class RateQualityConfig(Section):
     """Settings of scenario `rate_quality` (images: the `images` section; models: `models`)."""
-    codecs: list[dict] = Field(
-        [{"backend": "learned", "rate": "low"}, {"backend": "learned", "rate": "medium"},
-         {"backend": "learned", "rate": "high"}],
-        description="Codec backend specs to measure (optional 'label' key names the curve point).")
+    codecs: list[BackendSpec] = Field(
+        default_factory=lambda: [BackendSpec(backend="learned", rate="low"), BackendSpec(backend="learned", rate="medium"),
+                                 BackendSpec(backend="learned", rate="high")],
+        description="Codec backend specs to measure: {\"backend\": name, ...options, \"label\": optional name of the point}.")
     jpeg_qualities: list[int] = Field([1, 2, 3, 5, 10, 20, 30, 50, 75, 90], min_length=2,
                                       description="JPEG baseline qualities (PIL, optimize=True, 4:2:0).")
-    generators: list[dict] = Field(
-        [{"backend": "gsc_ldm"}, {"backend": "hint_upsample"}, {"backend": "edge_fill"}],
+    generators: list[BackendSpec] = Field(
+        default_factory=lambda: [BackendSpec(backend="gsc_ldm"), BackendSpec(backend="hint_upsample"),
+                                 BackendSpec(backend="edge_fill")],
         description="Generator backend specs, fed prompt + edge map + colour hint from models.prompt/edges.")
     crops_per_image: int = Field(11, ge=0, le=200,
                                  description="Random crops of each image added to the set (FID/KID need samples).")
@@ -23,14 +32,14 @@ class RateQualityConfig(Section):
 
     @field_validator("codecs", "generators")
     @classmethod
-    def _backends(cls, specs: list[dict], info) -> list[dict]:
+    def _backends(cls, specs: list[BackendSpec], info) -> list[BackendSpec]:
         from gensemcom.agents.backends import available, unknown_options
 
         role = "codec" if info.field_name == "codecs" else "generator"
         for spec in specs:
-            if spec.get("backend") not in available(role):
-                raise ValueError(f"{role} backend must be one of {available(role)}, got {spec.get('backend')!r}")
-            extra = [k for k in unknown_options(role, spec) if k != "label"]   # label names the curve point
+            if spec.backend not in available(role):
+                raise ValueError(f"{role} backend must be one of {available(role)}, got {spec.backend!r}")
+            extra = unknown_options(role, {"backend": spec.backend, **(spec.model_extra or {})})
             if extra:
-                raise ValueError(f"{role} backend {spec['backend']} has no option(s) {extra}")
+                raise ValueError(f"{role} backend {spec.backend} has no option(s) {extra}")
         return specs

@@ -32,11 +32,13 @@ class Method:
 
 
 def methods_from_config(rq) -> list[Method]:
+    codecs = [c.model_dump(exclude_none=True) for c in rq.codecs]
+    generators = [g.model_dump(exclude_none=True) for g in rq.generators]
     out = [Method(c.get("label") or _label(c), "codec", {k: v for k, v in c.items() if k != "label"})
-           for c in rq.codecs]
+           for c in codecs]
     out += [Method(f"jpeg q{q}", "jpeg", {"backend": "jpeg", "quality": q}) for q in rq.jpeg_qualities]
     out += [Method(g.get("label") or g["backend"], "generator", {k: v for k, v in g.items() if k != "label"})
-            for g in rq.generators]
+            for g in generators]
     return out
 
 
