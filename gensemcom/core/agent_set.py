@@ -41,9 +41,6 @@ class AgentSet:
     def __getitem__(self, name: str) -> AgentProcess:
         return self.processes[name]
 
-    def values(self):
-        return self.processes.values()
-
     def wait_ready(self) -> None:
         """Block until every agent answers (raises AgentUnavailable with the agent's log tail
         if one does not start), then apply the fault injection of KILL_ENV."""
