@@ -77,7 +77,8 @@ def latency_breakdown(units: pd.DataFrame, path: Path) -> None:
 
 
 def harq_retransmission(tb: pd.DataFrame) -> pd.Series:
-    """ns-3 marks a HARQ retransmission with NDI 0; it reports rv > 0 only in the downlink."""
+    """ns-3 marks a HARQ retransmission with NDI 0 in both directions; rv is its HARQ round (DL:
+    the redundancy version; UL: the earlier receptions kept for soft combining)."""
     return (tb["ndi"] == 0) | (tb["rv"] > 0)
 
 

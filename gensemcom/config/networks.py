@@ -47,6 +47,20 @@ class UeConfig(Section):
     distance_m: float = Field(gt=0, le=100000, description="Distance to the eNB.")
     role: Literal["source", "sink"] = Field(description="source: sends units; sink: receives generated content.")
 
+class LinkAdaptationConfig(Section):
+    enabled: bool = Field(
+        True, description="Wrap lte.scheduler in the extension's ns3::OllaFfMacScheduler: UL MCS from the PUSCH SINR "
+                          "predicted from SRS and UE power control with the MI error model, and outer-loop link adaptation "
+                          "(OLLA) in both directions towards target_bler (docs/lte_uplink.md). false: ns-3's own AMC.")
+    target_bler: float = Field(0.1, ge=0.01, le=0.3, description="First-transmission BLER the link adaptation aims at (LTE: 10 %).")
+    ul_step_db: float = Field(1.0, ge=0, le=10, description="UL OLLA step on a NACK in dB (an ACK raises the offset by step x T / (1 - T)).")
+    dl_step_cqi: float = Field(0.5, ge=0, le=5, description="DL OLLA step on a NACK, in CQI steps.")
+
+
+# LteEnbRrc::SrsPeriodicity's allowed values; 0 picks one (channels/lte.py: srs_periodicity_ms).
+SRS_PERIODS_MS = (2, 5, 10, 20, 40, 80, 160, 320)
+
+
 class LteConfig(Section):
     bandwidth_rb: Literal[6, 15, 25, 50, 75, 100] = Field(25, description="UL and DL bandwidth in resource blocks.")
     earfcn_dl: int = Field(100, ge=0, le=65535, description="DL EARFCN (UL is DL + 18000).")
@@ -58,6 +72,11 @@ class LteConfig(Section):
     rlc: Literal["am", "um", "sm", "per_stream"] = Field(
         "am", description="RLC mode of the bearers: acknowledged, unacknowledged, saturation, or per_stream: the prompt on "
                           "the default bearer (RLC AM), the conditioning streams uplink on a dedicated QCI 7 bearer (RLC UM).")
+    link_adaptation: LinkAdaptationConfig = Field(default_factory=LinkAdaptationConfig)
+    srs_periodicity_ms: Literal[(0, *SRS_PERIODS_MS)] = Field(
+        0, description="SRS period (ns3::LteEnbRrc::SrsPeriodicity). ns-3 gives each UE its own SRS subframe and refuses "
+                       "RRC connection to UEs beyond the period's count (they never send). 0: ns-3's 40 ms, or the "
+                       "shortest period with a slot for every UE.")
     propagation: PropagationConfig = Field(default_factory=PropagationConfig)
     fading: FadingConfig = Field(default_factory=FadingConfig)
     ues: list[UeConfig] = Field(
@@ -74,6 +93,9 @@ class LteConfig(Section):
             raise ValueError("ues: exactly one UE must have role 'sink'")
         if not any(u.role == "source" for u in self.ues):
             raise ValueError("ues: at least one UE must have role 'source'")
+        if 0 < self.srs_periodicity_ms < len(self.ues):
+            raise ValueError(f"srs_periodicity_ms: {self.srs_periodicity_ms} ms leaves {len(self.ues) - self.srs_periodicity_ms} "
+                             f"of the {len(self.ues)} UEs without an SRS slot (ns-3 never connects them); use 0 or at least {len(self.ues)}")
         return self
 
 class BackhaulConfig(Section):

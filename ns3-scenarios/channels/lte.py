@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from gensemcom.config.networks import SRS_PERIODS_MS
 from gensemcom.constants import CONDITIONING_PORTS
 from gensemcom.core.paths import build_dir
 
@@ -44,7 +45,9 @@ AMC_MODELS = {"mi": "Vienna", "piro": "PiroEW2010"}
 ENB_HEIGHT_M = 30.0
 UE_HEIGHT_M = 1.5
 EDGE_SERVER = "es"
-TRACE_EVENTS = ("phy_ul_tb", "phy_dl_tb")  # one row per transport block (MCS, size, rv, NDI, ok)
+# One row per transport block (MCS, size, HARQ round, NDI, ok); allocations that carried no MAC
+# PDU (unused UL grants, unfilled DL allocations) are phy_ul_tb_empty / phy_dl_tb_empty.
+TRACE_EVENTS = ("phy_ul_tb", "phy_dl_tb", "phy_ul_tb_empty", "phy_dl_tb_empty")
 
 
 def _value(ns, v):
@@ -65,7 +68,7 @@ def fading_cache_dir() -> Path:
 def build(ns, cfg, trace) -> Network:
     """The semantic-unit network: the UEs of section `lte` and the edge server "es" (the GenAI
     node). The LTE PHY traces are connected in ready(), once every device exists."""
-    lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, fading_cache_dir())
+    lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, fading_cache_dir(), n_ues=len(cfg.lte.ues))
     net = Network(info=info, genai=EDGE_SERVER)
     # Edge server behind the PGW.
     internet, routing, p2p = server_stack(ns, epc, net, [EDGE_SERVER], cfg.backhaul.rate, cfg.backhaul.delay_ms)
@@ -91,7 +94,7 @@ def build_cell(ns, cfg, ues: list[tuple[str, float]], servers: list[str]) -> Net
     network's GenAI node, every UE a source."""
     if not ues or not servers:
         raise ValueError("need at least one UE and one edge server")
-    lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, fading_cache_dir())
+    lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, fading_cache_dir(), n_ues=len(ues))
     net = Network(info=info, genai=servers[0])
     internet, routing, p2p = server_stack(ns, epc, net, servers, cfg.backhaul.rate, cfg.backhaul.delay_ms)
     attach_ues(ns, lte, epc, internet, routing, net, ues)
@@ -103,7 +106,7 @@ def build_cell(ns, cfg, ues: list[tuple[str, float]], servers: list[str]) -> Net
 
 
 def ready(ns, cfg, net: Network, stream_bits: list[float], trace) -> None:
-    """Connect the transport-block trace sources (phy_ul_tb / phy_dl_tb) to the packet trace."""
+    """Connect the transport-block trace sources (TRACE_EVENTS) to the packet trace."""
     trace.ConnectLtePhy()
 
 
@@ -112,14 +115,11 @@ def finish(net: Network) -> None:
 
 
 def phy_summary(packets: pd.DataFrame) -> dict:
-    """Transport blocks, HARQ retransmissions, decode failures and the MCS used."""
-    from gensemcom.analysis.plots import harq_retransmission
+    """Per direction (ul / dl): TBs, first-transmission BLER, HARQ retransmissions, failures
+    never retransmitted, residual failures, empty allocations (analysis.lte_stats)."""
+    from gensemcom.analysis.lte_stats import tb_stats
 
-    tb = packets[packets["event"].isin(TRACE_EVENTS)]
-    return {"transport_blocks": int(len(tb)),
-            "harq_retransmissions": int(harq_retransmission(tb).sum()),
-            "tb_decode_failures": int((tb["ok"] == 0).sum()),
-            "distinct_mcs": sorted(int(m) for m in tb["mcs"].unique())}
+    return tb_stats(packets)
 
 
 def conditioning_bearer(ns, lte, ue_dev, port_lo: int, port_hi: int) -> None:
@@ -133,9 +133,22 @@ def conditioning_bearer(ns, lte, ue_dev, port_lo: int, port_hi: int) -> None:
     lte.ActivateDedicatedEpsBearer(ue_dev, g.EpsBearer(g.EpsBearer.NGBR_VOICE_VIDEO_GAMING), tft)
 
 
-def lte_helpers(ns, lte_cfg, seed: int, cache_dir: Path):
+def srs_periodicity_ms(requested: int, n_ues: int) -> int:
+    """SRS period for n_ues UEs: ns-3 has one SRS subframe offset per UE and refuses RRC
+    connection beyond that (LteEnbRrc::DoAllocateTemporaryCellRnti). 0: 40 ms (ns-3's default)
+    or longer."""
+    if requested == 0:
+        return next(p for p in SRS_PERIODS_MS if p >= max(n_ues, 40))
+    if requested < n_ues:
+        raise ValueError(f"lte.srs_periodicity_ms {requested} leaves no SRS slot for {n_ues - requested} "
+                         f"of the {n_ues} UEs (ns-3 would never connect them)")
+    return requested
+
+
+def lte_helpers(ns, lte_cfg, seed: int, cache_dir: Path, n_ues: int):
     """LteHelper + PointToPointEpcHelper configured from the `lte` config section (scheduler,
-    HARQ, path loss, bandwidth, fading); returns (lte, epc, info for summary.json)."""
+    HARQ, link adaptation, SRS, path loss, bandwidth, fading) for n_ues UEs; returns (lte, epc,
+    info for summary.json)."""
     # Buffers large enough for a whole unit: drops must come from the channel, not from the
     # default 10 kB RLC buffers.
     ns.Config.SetDefault("ns3::LteRlcUm::MaxTxBufferSize", ns.UintegerValue(4 * 1024 * 1024))
@@ -148,7 +161,17 @@ def lte_helpers(ns, lte_cfg, seed: int, cache_dir: Path):
     lte = ns.CreateObject[ns.LteHelper]()
     epc = ns.CreateObject[ns.PointToPointEpcHelper]()
     lte.SetEpcHelper(epc)
-    lte.SetSchedulerType(SCHEDULERS[lte_cfg.scheduler])
+    srs_ms = srs_periodicity_ms(lte_cfg.srs_periodicity_ms, n_ues)
+    ns.Config.SetDefault("ns3::LteEnbRrc::SrsPeriodicity", ns.UintegerValue(srs_ms))
+    la = lte_cfg.link_adaptation
+    if la.enabled:  # the extension's link adaptation around the configured FF scheduler
+        lte.SetSchedulerType("ns3::OllaFfMacScheduler")
+        lte.SetSchedulerAttribute("Scheduler", ns.StringValue(SCHEDULERS[lte_cfg.scheduler]))
+        lte.SetSchedulerAttribute("TargetBler", ns.DoubleValue(la.target_bler))
+        lte.SetSchedulerAttribute("UlStepDb", ns.DoubleValue(la.ul_step_db))
+        lte.SetSchedulerAttribute("DlStepCqi", ns.DoubleValue(la.dl_step_cqi))
+    else:
+        lte.SetSchedulerType(SCHEDULERS[lte_cfg.scheduler])
     lte.SetSchedulerAttribute("HarqEnabled", ns.BooleanValue(lte_cfg.harq))
     tid = ns.TypeId.LookupByName(PATHLOSS_MODELS[lte_cfg.propagation.model])
     lte.SetPathlossModelType(tid)
@@ -162,7 +185,8 @@ def lte_helpers(ns, lte_cfg, seed: int, cache_dir: Path):
 
     info = {"pathloss": PATHLOSS_MODELS[lte_cfg.propagation.model],
             "scheduler": SCHEDULERS[lte_cfg.scheduler], "rlc": RLC_MAPPING[lte_cfg.rlc],
-            "amc": AMC_MODELS[lte_cfg.amc], "fading": None}
+            "amc": AMC_MODELS[lte_cfg.amc], "fading": None, "srs_periodicity_ms": srs_ms,
+            "link_adaptation": la.model_dump() if la.enabled else None}
     if lte_cfg.fading.model != "none":
         trace = ensure_fading_trace(cache_dir, lte_cfg.fading.model, lte_cfg.fading.speed_kmh,
                                     lte_cfg.bandwidth_rb, lte_cfg.fading.trace_s, seed)

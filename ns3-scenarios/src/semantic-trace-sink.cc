@@ -1,7 +1,15 @@
 #include "gensemcom/semantic-trace-sink.h"
 
-#include "ns3/config.h"
+#include "ns3/component-carrier-enb.h"
+#include "ns3/component-carrier-ue.h"
 #include "ns3/log.h"
+#include "ns3/lte-enb-net-device.h"
+#include "ns3/lte-enb-phy.h"
+#include "ns3/lte-radio-bearer-tag.h"
+#include "ns3/lte-spectrum-phy.h"
+#include "ns3/lte-ue-net-device.h"
+#include "ns3/lte-ue-phy.h"
+#include "ns3/node-list.h"
 #include "ns3/packet.h"
 #include "ns3/simulator.h"
 
@@ -111,17 +119,61 @@ void
 SemanticTraceSink::ConnectLtePhy()
 {
     NS_LOG_FUNCTION(this);
-    Ptr<SemanticTraceSink> self(this);
-    const bool ul = Config::ConnectWithoutContextFailSafe(
-        "/NodeList/*/DeviceList/*/ComponentCarrierMap/*/LteEnbPhy/UlSpectrumPhy/UlPhyReception",
-        MakeCallback(&SemanticTraceSink::UlPhyReception, self));
-    const bool dl = Config::ConnectWithoutContextFailSafe(
-        "/NodeList/*/DeviceList/*/ComponentCarrierMapUe/*/LteUePhy/DlSpectrumPhy/DlPhyReception",
-        MakeCallback(&SemanticTraceSink::DlPhyReception, self));
-    if (!ul && !dl)
+    const uint32_t before = m_nLtePhys;
+    for (auto node = NodeList::Begin(); node != NodeList::End(); ++node)
+    {
+        for (uint32_t d = 0; d < (*node)->GetNDevices(); ++d)
+        {
+            Ptr<NetDevice> device = (*node)->GetDevice(d);
+            if (auto enb = DynamicCast<LteEnbNetDevice>(device))
+            {
+                for (const auto& [ccId, cc] : enb->GetCcMap())
+                {
+                    ConnectLteSpectrumPhy(
+                        DynamicCast<ComponentCarrierEnb>(cc)->GetPhy()->GetUlSpectrumPhy(),
+                        "UlPhyReception",
+                        "phy_ul_tb");
+                }
+            }
+            else if (auto ue = DynamicCast<LteUeNetDevice>(device))
+            {
+                for (const auto& [ccId, cc] : ue->GetCcMap())
+                {
+                    ConnectLteSpectrumPhy(cc->GetPhy()->GetDlSpectrumPhy(),
+                                          "DlPhyReception",
+                                          "phy_dl_tb");
+                }
+            }
+        }
+    }
+    if (m_nLtePhys == before)
     {
         throw std::invalid_argument(
             "SemanticTraceSink::ConnectLtePhy: no LTE PHY found (install the LTE devices first)");
+    }
+}
+
+void
+SemanticTraceSink::ConnectLteSpectrumPhy(Ptr<Object> phy,
+                                         const std::string& source,
+                                         const char* event)
+{
+    Ptr<SemanticTraceSink> self(this);
+    const uint32_t id = m_nLtePhys++;
+    const char* caller = "SemanticTraceSink::ConnectLtePhy";
+    if (!phy->TraceConnectWithoutContext(
+            source,
+            MakeCallback(&SemanticTraceSink::LteTbRx, self).Bind(event, id)) ||
+        !phy->TraceConnectWithoutContext(
+            "RxEndOk",
+            MakeCallback(&SemanticTraceSink::LtePduRx, self).Bind(id)) ||
+        !phy->TraceConnectWithoutContext(
+            "RxEndError",
+            MakeCallback(&SemanticTraceSink::LtePduRx, self).Bind(id)))
+    {
+        throw std::invalid_argument(std::string(caller) + ": " +
+                                    phy->GetInstanceTypeId().GetName() +
+                                    " lacks the trace sources of an LteSpectrumPhy");
     }
 }
 
@@ -132,9 +184,10 @@ SemanticTraceSink::GetNRows() const
 }
 
 void
-SemanticTraceSink::WriteCsv(const std::string& path) const
+SemanticTraceSink::WriteCsv(const std::string& path)
 {
     NS_LOG_FUNCTION(this << path);
+    FlushLteTbs(); // the run may have stopped between a reception and its flush
     std::ofstream out(path);
     if (!out)
     {
@@ -297,34 +350,59 @@ SemanticTraceSink::LinkTx(std::string node, Ptr<const Packet> packet)
     Add(node, "link_tx", -1, -1, -1, packet->GetSize());
 }
 
+// ns-3 fires UlPhyReception / DlPhyReception (LteSpectrumPhy::EndRxData) for every TB the PHY
+// expects from a DCI, also when the TB carries no MAC PDU: an UL grant the UE left unused
+// (LteUeMac: "No active flows for this UL-DCI") or a DL allocation RLC did not fill. The error
+// model is evaluated anyway (in UL on RBs without any signal, so the "TB" fails), and no HARQ
+// feedback exists for it, since feedback is generated per received PDU (docs/lte_uplink.md).
+// A TB is real when a PDU of its RNTI reached that PHY in the same reception: RxEndOk /
+// RxEndError fire per PDU right after the reception traces, in the same EndRxData call, so
+// the TBs wait for an event scheduled now, which runs after that call.
 void
-SemanticTraceSink::LtePhyReception(const char* event, const PhyReceptionStatParameters& p)
+SemanticTraceSink::LteTbRx(const char* event, uint32_t phy, PhyReceptionStatParameters params)
+{
+    m_pendingTbs.push_back(PendingTb{Simulator::Now(), event, phy, params});
+    if (!m_flushEvent.IsPending())
+    {
+        m_flushEvent = Simulator::ScheduleNow(&SemanticTraceSink::FlushLteTbs, this);
+    }
+}
+
+void
+SemanticTraceSink::LtePduRx(uint32_t phy, Ptr<const Packet> packet)
+{
+    LteRadioBearerTag tag;
+    if (packet->PeekPacketTag(tag))
+    {
+        m_pduRx.insert({phy, tag.GetRnti()});
+    }
+}
+
+void
+SemanticTraceSink::FlushLteTbs()
 {
     // AMC shows in the MCS, HARQ in blocks that failed decoding (correctness 0) and in
-    // retransmissions (ndi 0; rv > 0 in the downlink).
-    Add("cell" + std::to_string(p.m_cellId),
-        event,
-        -1,
-        -1,
-        -1,
-        p.m_size,
-        p.m_mcs,
-        p.m_rv,
-        p.m_ndi,
-        p.m_correctness,
-        p.m_rnti);
-}
-
-void
-SemanticTraceSink::UlPhyReception(PhyReceptionStatParameters params)
-{
-    LtePhyReception("phy_ul_tb", params);
-}
-
-void
-SemanticTraceSink::DlPhyReception(PhyReceptionStatParameters params)
-{
-    LtePhyReception("phy_dl_tb", params);
+    // retransmissions (ndi 0, rv the HARQ round).
+    for (const auto& tb : m_pendingTbs)
+    {
+        const auto& p = tb.params;
+        const bool carriedData = m_pduRx.count({tb.phy, p.m_rnti}) > 0;
+        m_rows.push_back(Row{tb.time,
+                             "cell" + std::to_string(p.m_cellId),
+                             carriedData ? tb.event : std::string(tb.event) + "_empty",
+                             -1,
+                             -1,
+                             -1,
+                             p.m_size,
+                             p.m_mcs,
+                             p.m_rv,
+                             p.m_ndi,
+                             p.m_correctness,
+                             p.m_rnti});
+    }
+    m_pendingTbs.clear();
+    m_pduRx.clear();
+    m_flushEvent.Cancel();
 }
 
 } // namespace ns3

@@ -7,13 +7,16 @@
 #include "gensemcom/semantic-app.h"
 #include "gensemcom/semantic-link-net-device.h"
 
+#include "ns3/event-id.h"
 #include "ns3/lte-common.h"
 #include "ns3/net-device.h"
 #include "ns3/nstime.h"
 #include "ns3/object.h"
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ns3
@@ -30,7 +33,9 @@ namespace ns3
  *  - a point-to-point device: link_tx, every frame it finishes sending (PhyTxEnd; bytes: the
  *    whole frame, PPP + IPv4 + UDP headers included);
  *  - LTE PHYs: phy_ul_tb / phy_dl_tb, every transport block received (node "cell<id>"; MCS,
- *    size, HARQ rv and ndi, correctness, RNTI).
+ *    size, HARQ round and ndi, correctness, RNTI), and phy_ul_tb_empty / phy_dl_tb_empty for
+ *    allocations that carried no MAC PDU (an unused UL grant, a DL allocation RLC did not
+ *    fill), which ns-3 reports as TBs but never HARQ-acknowledges.
  * Connecting an object twice doubles its rows; connect each once.
  */
 class SemanticTraceSink : public Object
@@ -54,7 +59,8 @@ class SemanticTraceSink : public Object
     /// Rows collected so far.
     std::size_t GetNRows() const;
     /// Write all rows as CSV, header row first (std::runtime_error if it cannot be written).
-    void WriteCsv(const std::string& path) const;
+    /// LTE TBs of a reception still being classified are added first.
+    void WriteCsv(const std::string& path);
 
   private:
     struct Row
@@ -67,8 +73,8 @@ class SemanticTraceSink : public Object
         int32_t seq;
         int64_t bytes;
         int32_t mcs;  ///< LTE MCS / semantic-link modulation order (-1 if neither)
-        int32_t rv;   ///< HARQ redundancy version (DL: > 0 on retransmissions; UL: always 0 in
-                      ///< ns-3) / semantic-link attempt - 1
+        int32_t rv;   ///< HARQ round of an LTE TB (DL: the redundancy version; UL: the number of
+                      ///< earlier receptions ns-3 soft-combines) / semantic-link attempt - 1
         int32_t ndi;  ///< new data indicator: 0 marks a retransmission
         int32_t ok;   ///< 1 delivered intact / CRC ok, 0 failed, -1 not applicable
         int32_t rnti; ///< LTE RNTI (-1 if not LTE)
@@ -113,11 +119,25 @@ class SemanticTraceSink : public Object
                             Ptr<const Packet> packet,
                             const SemanticLinkPacketInfo& info);
     void LinkTx(std::string node, Ptr<const Packet> packet);
-    void LtePhyReception(const char* event, const PhyReceptionStatParameters& params);
-    void UlPhyReception(PhyReceptionStatParameters params);
-    void DlPhyReception(PhyReceptionStatParameters params);
+    // LTE TBs: a TB is held until the PDU traces of its reception have fired (see the .cc).
+    void ConnectLteSpectrumPhy(Ptr<Object> phy, const std::string& source, const char* event);
+    void LteTbRx(const char* event, uint32_t phy, PhyReceptionStatParameters params);
+    void LtePduRx(uint32_t phy, Ptr<const Packet> packet);
+    void FlushLteTbs();
+
+    struct PendingTb
+    {
+        Time time;
+        const char* event;
+        uint32_t phy; ///< index of the receiving LteSpectrumPhy (order of connection)
+        PhyReceptionStatParameters params;
+    };
 
     std::vector<Row> m_rows;
+    uint32_t m_nLtePhys = 0;
+    std::vector<PendingTb> m_pendingTbs;
+    std::set<std::pair<uint32_t, uint16_t>> m_pduRx; ///< (phy, RNTI) with a MAC PDU received
+    EventId m_flushEvent;
 };
 
 } // namespace ns3
