@@ -28,6 +28,15 @@ def results_folder(name: str, required: bool = True) -> Path | None:
     return None
 
 
+def campaign_folder(name: str) -> Path:
+    """The folder of campaign `name` (its tables: points, units, aggregate), under the results
+    root (see results_root)."""
+    folder = results_root() / "campaigns" / name
+    if not (folder / "points.parquet").is_file():
+        raise FileNotFoundError(f"no campaign {name!r} under {results_root()}; run ./run.sh configs/campaigns/{name}.json")
+    return folder
+
+
 def load_parquet(folder: str | Path) -> dict[str, pd.DataFrame]:
     """Every Parquet file of a results folder (not the per-point ones), by file stem."""
     return {p.stem: pd.read_parquet(p) for p in sorted(Path(folder).glob("*.parquet"))}

@@ -1,4 +1,4 @@
-"""Command line: ``python -m gensemcom {run,validate,scenarios,config-doc} ...``.
+"""Command line: ``python -m gensemcom {run,campaign,validate,scenarios,config-doc} ...``.
 
 Every scenario runs the same way: the config is validated, logging is set up, the scenario's
 module is looked up in the registry (gensemcom.core.registry), it runs in a new results folder,
@@ -42,11 +42,49 @@ def scenario_table() -> list[str]:
             for e in registry.SCENARIOS.values()]
 
 
+def _is_campaign_file(path: str) -> bool:
+    """A campaign file (it names a base config) rather than a run config."""
+    from gensemcom.campaign import is_campaign
+
+    try:
+        return is_campaign(json.loads(open(path, encoding="utf-8").read()))
+    except (OSError, ValueError, RecursionError):
+        return False  # load_config says what is wrong with it
+
+
+def _campaign(path: str, allow_mixed_commits: bool, dry_run: bool) -> int:
+    from gensemcom.campaign import load_campaign, report, run_campaign
+
+    try:
+        campaign = load_campaign(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if dry_run:
+        print(f"{len(campaign.points)} points -> {campaign.folder}")
+        for p in campaign.points:
+            print(f"{p.id}  {json.dumps(p.params)}")
+        return 0
+    run_folder.configure_logging()
+    try:
+        result = run_campaign(campaign, allow_mixed_commits)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(report(result))
+    return 1 if result["failed"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gensemcom", description="Generative semantic communication co-simulator")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    p_run = sub.add_parser("run", help="run a scenario config end to end")
+    p_run = sub.add_parser("run", help="run a scenario config end to end, or a campaign file")
     p_run.add_argument("config")
+    p_camp = sub.add_parser("campaign", help="run a campaign: a grid of configs x seeds, resumable (configs/campaigns/)")
+    p_camp.add_argument("file")
+    p_camp.add_argument("--allow-mixed-commits", action="store_true",
+                        help="keep finished points of another code version in the campaign's tables")
+    p_camp.add_argument("--dry-run", action="store_true", help="validate every point and list them; run nothing")
     p_val = sub.add_parser("validate", help="validate a config and print it resolved")
     p_val.add_argument("config")
     sub.add_parser("scenarios", help="list the registered scenarios and the config sections each reads")
@@ -65,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         print("| scenario | config sections | what it does |\n|---|---|---|")
         print("\n".join(scenario_table()))
         return 0
+    if args.cmd == "campaign" or (args.cmd == "run" and _is_campaign_file(args.config)):
+        return _campaign(args.file if args.cmd == "campaign" else args.config,
+                         getattr(args, "allow_mixed_commits", False), getattr(args, "dry_run", False))
     try:
         cfg = load_config(args.config)
         if args.cmd == "rate-quality" and cfg.scenario != "rate_quality":

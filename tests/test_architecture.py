@@ -26,7 +26,8 @@ ALLOWED = {
     "gensemcom.channels": {"gensemcom.constants", "gensemcom.core", "gensemcom.config", "gensemcom.analysis"},
     "gensemcom.scenarios": {"gensemcom.constants", "gensemcom.core", "gensemcom.config", "gensemcom.analysis",
                             "gensemcom.agents", "gensemcom.bridge", "gensemcom.channels"},
-    "gensemcom.cli": {"gensemcom.constants", "gensemcom.core", "gensemcom.config"},
+    "gensemcom.campaign": {"gensemcom.constants", "gensemcom.core", "gensemcom.config", "gensemcom.analysis"},
+    "gensemcom.cli": {"gensemcom.constants", "gensemcom.core", "gensemcom.config", "gensemcom.campaign"},
     "gensemcom.__main__": {"gensemcom.cli"},
     "gensemcom": set(),
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 # Keys of every config, whatever the scenario.
@@ -99,12 +100,13 @@ def load_channel(name: str) -> ModuleType:
     return module
 
 
-def run(cfg, scenario: ModuleType | None = None) -> dict:
-    """Run the config's scenario: a new results folder (config.json, run.log), then the
-    scenario module's run(cfg, out); returns its summary."""
+def run(cfg, scenario: ModuleType | None = None, out: Path | None = None) -> dict:
+    """Run the config's scenario: a results folder (config.json, run.log; a new one under
+    output_dir unless `out`, an empty folder, is given), then the scenario module's
+    run(cfg, out); returns its summary."""
     from gensemcom.core import run_folder
 
     scenario = scenario or lookup(cfg.scenario).load()
-    out = run_folder.create(cfg)
+    out = run_folder.create(cfg, out)
     with run_folder.run_log(out):
         return scenario.run(cfg, out)

@@ -12,8 +12,14 @@ from gensemcom.core.paths import REPO_ROOT
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def create(cfg) -> Path:
-    """A new results/<name>/<timestamp>[-k]/ folder holding config.json (Config.resolved_json)."""
+def create(cfg, out: Path | None = None) -> Path:
+    """A new results/<name>/<timestamp>[-k]/ folder (or `out`) holding config.json
+    (Config.resolved_json)."""
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(cfg.resolved_json())
+        return out
     root = Path(cfg.output_dir)
     if not root.is_absolute():
         root = REPO_ROOT / root
