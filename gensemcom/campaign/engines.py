@@ -48,6 +48,16 @@ class _Worker:
         self.proc.stdin.write(json.dumps(task) + "\n")
         self.proc.stdin.flush()
 
+    def parse(self, line: str) -> dict:
+        try:
+            result = json.loads(line)
+            if isinstance(result, dict) and result.get("id") == self.task["id"] and "ok" in result:
+                return result
+        except ValueError:
+            pass
+        self.proc.kill()  # out of step with the protocol: replaced like a worker that died
+        return {"id": self.task["id"], "ok": False, "error": f"worker sent {line[:200]!r} instead of a result"}
+
     def died(self) -> dict:
         code = self.proc.wait()
         return {"id": self.task["id"], "ok": False,
@@ -86,7 +96,7 @@ class LocalEngine:
                 for key, _ in selector.select():
                     w: _Worker = key.data
                     line = w.proc.stdout.readline()
-                    result = json.loads(line) if line else w.died()
+                    result = w.parse(line) if line else w.died()
                     on_result(result)
                     if line and result["ok"] and queue:
                         w.send(queue.popleft())

@@ -65,12 +65,9 @@ class Span(_Strict):
         else:
             raw = np.arange(*self.range)
         out = [round(float(v), 12) for v in raw]
-        out = [int(v) if v.is_integer() and self._integral() else v for v in out]
+        if all(v.is_integer() for v in out):  # 1, 3, 5 rather than 1.0, 3.0, 5.0 (counts, sizes)
+            out = [int(v) for v in out]
         return [self.format.format(v) for v in out] if self.format else out
-
-    def _integral(self) -> bool:
-        numbers = self.linspace[:2] if self.linspace is not None else self.range
-        return all(float(x).is_integer() for x in numbers)
 
 
 Axis = list[Any] | dict  # a dict is a Span (checked in CampaignSpec._axes)

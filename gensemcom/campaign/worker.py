@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -45,8 +46,6 @@ def execute(task: dict) -> dict:
                    "traceback": traceback.format_exc(limit=8), "log_tail": log_tail(tmp / "run.log"),
                    "started": started, "wall_s": time.perf_counter() - t0, **provenance.host()}
         store.record_failure(task["id"], failure)
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
