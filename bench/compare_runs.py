@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-WALL = {"encode_wall_s", "generate_wall_s", "compute_s", "wall_s"}
+WALL = {"encode_wall_s", "generate_wall_s", "compute_s", "wall_s", "failed_at_unix_s"}
 
 
 def _flat(d, prefix: str = "") -> dict:

@@ -51,8 +51,11 @@ class AgentClient:
 
     def call(self, msg: schema.Message) -> schema.Message:
         """Send one request and return the reply; raise AgentUnavailable or AgentError."""
-        if self.dead:
-            raise AgentUnavailable(f"agent {self.name} was declared dead earlier")
+        reason = self.exit_reason() if self.exit_reason else None
+        if self.dead or reason is not None:
+            # Every later call says why, not only the first: each unit's error names the exit.
+            self.dead = True
+            raise AgentUnavailable(f"agent {self.name} {reason or 'was declared dead earlier'}")
         parts = schema.encode(msg)
         for attempt in range(self.retries + 1):
             if self._sock is None:

@@ -106,6 +106,8 @@ def _dispatch(parts: list[bytes], handlers: dict[str, Handler], info: dict, ops:
     handler = handlers.get(msg.op)
     if handler is None:
         return schema.reply(False, error=f"unknown op {schema.quote(msg.op)}; known: {sorted(handlers)}"), False
+    # One line per request: the tail of a dead agent's log (in the run's error) says what it was doing.
+    log.info("%s%s", msg.op, f" unit {msg.header['unit']}" if "unit" in msg.header else "")
     start = time.perf_counter()
     try:
         meta, frames = handler(msg.header, msg.frames)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 import time
@@ -119,24 +120,131 @@ def test_gnl_topology_is_validated():
         GnlConfig(edges=edges, genai_nodes=["g1", "d"])
 
 
-@pytest.mark.parametrize("content, error", [
-    (b"\xff\xfe{\x00", "not UTF-8 text"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b'{"name": "x", "latency_aware": {"bandwidth_hz": [1e6, -1e6]}}', "latency_aware.bandwidth_hz.1"),
-    (b'{"name": "x", "scenario": "table2", "latency_aware": {"beta": 20, "target_bers": [0.06]}}',
-     "latency_aware.target_bers: each BER must be > 0 with beta x BER < 1"),
-    (b'{"name": "x", "channel": "semantic_link", "latency_aware": {"beta": 4000, "target_bers": [1e-6]}, "semantic_link": {"target_ber": 1e-3}}',
-     "semantic_link.target_ber: beta x BER must be < 1"),
-    (b'{"name": "x", "compute": {"scale": NaN}}', "compute.scale"),
-])
-def test_bad_files_and_domains_are_one_line_errors(tmp_path, content, error):
+def _cfg(**sections) -> bytes:
+    """A config file's bytes: name x plus `sections` (json writes NaN / Infinity as such)."""
+    return json.dumps({"name": "x", **sections}).encode()
+
+
+def _ues(*ues) -> dict:
+    return {"ues": [{"name": n, "distance_m": d, "role": r} for n, d, r in ues]}
+
+
+# Malformed configs by class, each with the line(s) `validate` must print: (key, words in the
+# line); the key "{path}" is the file itself. One table through the CLI, as a user meets it.
+P = "{path}"
+BAD_CONFIGS = [
+    # encodings
+    pytest.param(b"\xff\xfe{\x00", [(P, "not UTF-8 text (byte 0)")], id="utf16"),
+    pytest.param(b'{"name": "caf\xe9"}', [(P, "not UTF-8 text (byte 13)")], id="latin1"),
+    pytest.param(b"\x00\x01\x02", [(P, "invalid JSON at line 1 column 1")], id="binary"),
+    pytest.param(b'{"name": "\\ud800"}', [("name", "valid string")], id="lone-surrogate"),
+    pytest.param(b"[1, 2]", [(P, "top level must be a JSON object")], id="not-an-object"),
+    # paths
+    pytest.param("directory", [(P, "is a directory")], id="directory"),
+    pytest.param("missing", [("file not found", "")], id="missing-file"),
+    pytest.param("fifo", [(P, "is not a regular file")], id="fifo"),
+    # types (pydantic's lax mode takes "64" for 64 and 10.0 for 10, which campaigns rely on; not these)
+    pytest.param(_cfg(images={"size": 64.5}), [("images.size", "valid integer")], id="fraction-for-int"),
+    pytest.param(_cfg(lte={"harq": 2}), [("lte.harq", "valid boolean")], id="number-for-bool"),
+    pytest.param(_cfg(name=["x"]), [("name", "valid string")], id="list-for-string"),
+    pytest.param(_cfg(lte=5), [("lte", "valid dictionary")], id="number-for-section"),
+    pytest.param(_cfg(app={"streams": {"prompt": 1}}), [("app.streams", "valid list")], id="object-for-list"),
+    # NaN, infinities
+    pytest.param(b'{"name": "x", "compute": {"scale": NaN}}', [("compute.scale", "finite number")], id="nan"),
+    pytest.param(_cfg(scenario="table2", latency_aware={"bandwidth_hz": [float("nan"), 1e6]}),
+                 [("latency_aware.bandwidth_hz.0", "finite number")], id="nan-in-list"),
+    pytest.param(_cfg(lte={"propagation": {"attributes": {"Exponent": float("nan")}}}),
+                 [("lte.propagation.attributes.Exponent", "must be a number > 0, got nan")], id="nan-in-attributes"),
+    pytest.param(_cfg(lte=_ues(("a", float("inf"), "source"), ("b", 10, "sink"))),
+                 [("lte.ues.0.distance_m", "finite number (got inf)")], id="inf"),
+    pytest.param(b'{"name": "x", "images": {"interval_s": 1e400}}', [("images.interval_s", "finite number")], id="overflow"),
+    # negatives
+    pytest.param(b'{"name": "x", "latency_aware": {"bandwidth_hz": [1e6, -1e6]}}',
+                 [("latency_aware.bandwidth_hz.1", "greater than 0")], id="negative-bandwidth"),
+    pytest.param(_cfg(backhaul={"delay_ms": -5}), [("backhaul.delay_ms", "greater than or equal to 0")], id="negative-delay"),
+    pytest.param(_cfg(lte={"propagation": {"attributes": {"Exponent": -3.4}}}),
+                 [("lte.propagation.attributes.Exponent", "must be a number > 0, got -3.4")], id="negative-exponent"),
+    pytest.param(_cfg(scenario="latency_sweep", latency_sweep={"phi": {"seeds": [-1]}}),
+                 [("latency_sweep.phi.seeds.0", "greater than or equal to 0")], id="negative-seed"),
+    # zeros
+    pytest.param(_cfg(backhaul={"rate": "0bps"}), [("backhaul.rate", "must be positive")], id="zero-backhaul-rate"),
+    pytest.param(_cfg(channel="semantic_link", app={"streams": ["prompt", "edge"]}, semantic_link={"bandwidth_hz": 0}),
+                 [("semantic_link.bandwidth_hz", "greater than 0")], id="zero-link-bandwidth"),
+    pytest.param(_cfg(scenario="gnl_flow", gnl={"edges": [{"u": "s", "v": "g", "capacity": 0}, {"u": "g", "v": "d", "capacity": 1}]}),
+                 [("gnl.edges.0.capacity", "greater than 0")], id="zero-link-capacity"),
+    pytest.param(_cfg(lte={"propagation": {"model": "friis", "attributes": {"Frequency": 0}}}),
+                 [("lte.propagation.attributes.Frequency", "must be a number > 0")], id="zero-frequency"),
+    # domain limits of the formulas and of ns-3
+    pytest.param(b'{"name": "x", "scenario": "table2", "latency_aware": {"beta": 20, "target_bers": [0.06]}}',
+                 [("latency_aware.target_bers", "each BER must be > 0 with beta x BER < 1")], id="eq4-sweep"),
+    pytest.param(b'{"name": "x", "channel": "semantic_link", "latency_aware": {"beta": 4000, "target_bers": [1e-6]}, '
+                 b'"semantic_link": {"target_ber": 1e-3}}', [("semantic_link.target_ber", "beta x BER must be < 1")],
+                 id="eq4-link"),
+    pytest.param(_cfg(scenario="table2", latency_aware={"per_k": -1}), [("latency_aware.per_b", "Eq. 2 needs")], id="eq2"),
+    pytest.param(_cfg(scenario="table2", latency_aware={"prompt_qam": 3}), [("latency_aware.prompt_qam", "power of 2")],
+                 id="qam-order"),
+    pytest.param(_cfg(lte={"propagation": {"model": "three_log_distance", "attributes": {"Distance1": 600}}}),
+                 [("lte.propagation.attributes", "Distance0 < Distance1 < Distance2")], id="distances-out-of-order"),
+    pytest.param(_cfg(lte={"propagation": {"model": "okumura_hata", "attributes": {"Environment": "Moon"}}}),
+                 [("lte.propagation.attributes.Environment", "must be one of ['Urban', 'SubUrban', 'OpenAreas']")],
+                 id="ns3-enum"),
+    # duplicates
+    pytest.param(_cfg(app={"streams": ["prompt", "hint", "hint"]}), [("app.streams", "distinct")], id="duplicate-streams"),
+    pytest.param(_cfg(lte=_ues(("a", 10, "source"), ("a", 20, "sink"))), [("lte.ues", "unique")], id="duplicate-ues"),
+    pytest.param(b'{"name": "x", "lte": {"rlc": "am", "rlc": "um"}}', [("lte.rlc", "key given twice")], id="duplicate-key"),
+    # backend options (each backend's constructor), before any agent starts
+    pytest.param(_cfg(models={"split": {"backend": "gsc_ldm", "stepz": 4}}, scenario="meg"),
+                 [("models.split.stepz", "no such option")], id="backend-option"),
+    pytest.param(_cfg(scenario="rate_quality", rate_quality={"codecs": [{"backend": "learned", "rate": "low"},
+                                                                       {"backend": "learned", "rte": "low"}]}),
+                 [("rate_quality.codecs.1.rte", "no such option")], id="backend-option-in-list"),
+    pytest.param(_cfg(scenario="rate_quality", rate_quality={"generators": [{"backend": "nope"}]}),
+                 [("rate_quality.generators.0.backend", "must be one of")], id="backend-name-in-list"),
+    # deep, large
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, [(P, "nested too deeply")], id="deep-json"),
+    pytest.param(b'{"name": "x", "lte": {"propagation": {"attributes": {"Exponent": ' + b"[" * 900 + b"]" * 900 + b"}}}}",
+                 [("lte.propagation.attributes.Exponent", "got [[[[...]]]]")], id="deep-value"),
+    pytest.param(b'{"name": "x", "lte": ' + b'{"a": ' * 900 + b"1" + b"}" * 900 + b"}", [("lte.a", "unknown key")],
+                 id="deep-objects"),
+    pytest.param(_cfg(lte={"rlc": "t" * 100_000}), [("lte.rlc", "(got 'tttt")], id="long-string"),
+    # one line per problem
+    pytest.param(_cfg(lte={"bandwidth_rb": 33}, app={"rate": "fast"}),
+                 [("lte.bandwidth_rb", "(got 33)"), ("app.rate", "got 'fast'")], id="two-problems"),
+]
+
+
+def _bad_path(tmp_path: Path, content) -> Path:
     path = tmp_path / "bad.json"
-    path.write_bytes(content)
+    if content == "directory":
+        path.mkdir()
+    elif content == "fifo":
+        os.mkfifo(path)
+    elif content != "missing":
+        path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize("content, problems", BAD_CONFIGS)
+def test_bad_files_and_domains_are_one_line_errors(tmp_path, content, problems):
+    """Exit status 2, no traceback, one bounded line per problem naming its key (or the file)."""
+    path = _bad_path(tmp_path, content)
     proc = subprocess.run([sys.executable, "-m", "gensemcom", "validate", str(path)], capture_output=True, text=True,
                           timeout=60)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and not proc.stdout, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("config error: ") and error in lines[0], proc.stderr
+    assert len(lines) == len(problems), proc.stderr
+    for (key, words), line in zip(sorted(problems), sorted(lines)):
+        ends = (": ", " ") if key == P else (": ",)   # the full key, not the start of a longer one
+        assert any(line.startswith(f"config error: {key.replace(P, str(path))}{end}") for end in ends), line
+        assert words in line and len(line) < 500, line
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(DEFAULT).encode())
+    proc = subprocess.run([sys.executable, "-m", "gensemcom", "validate", str(path)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
 
 
 def test_a_directory_is_not_a_config(tmp_path):

@@ -1,6 +1,6 @@
-"""Process supervision: a dead agent is noticed within a second (mid-run and at start-up, with
-its own error), and an agent never outlives its simulator (SIGKILL or a native crash), nor does
-its socket folder."""
+"""Process supervision: a dead agent is noticed within a second (mid-request, mid-run and at
+start-up, with its own error), and an agent never outlives its simulator (SIGKILL or a native
+crash), nor does its socket folder."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,9 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from helpers.cli_run import ROOT, config_variant
 
 from gensemcom.bridge import schema
 from gensemcom.bridge.client import AgentUnavailable
@@ -106,3 +108,64 @@ def test_no_agent_outlives_its_simulator(tmp_path, death):
     finally:
         if sim.poll() is None:
             sim.kill()
+
+
+def _agent_pid(parent: int, role: str) -> int | None:
+    """The pid of the agent of `role` started by process `parent` (read from /proc)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"gensemcom.agents.agent" in argv and role.encode() in argv:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.ns3
+@pytest.mark.e2e
+def test_a_generator_killed_mid_run_fails_the_remaining_units_within_a_second(tmp_path):
+    """A run of the default scenario through the CLI; the generator is SIGKILLed when it gets the
+    second unit's request (so during it, or just after). The units are 20 s apart in simulated
+    time: failed only when the simulation brings them to the GenAI node, the last ones would
+    fail seconds after the kill (2 to 6 s on the reference machine). The run must fail them
+    itself, within a second, and finish."""
+    config = config_variant("gen_semcom.json", tmp_path / "kill.json", name="kill", output_dir=str(tmp_path / "results"),
+                            images={"size": 64, "interval_s": 20.0}, models={"generator": {"backend": "hint_upsample"}},
+                            sim={"drain_s": 1.5})
+    with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
+        run = subprocess.Popen([sys.executable, "-m", "gensemcom", "run", str(config)], cwd=ROOT, stdout=stdout,
+                               stderr=stderr, text=True)
+    try:
+        killed_at = None
+        while killed_at is None and run.poll() is None:
+            logs = list((tmp_path / "results" / "kill").glob("*/agent-generator.log"))
+            if logs and logs[0].read_text().count(" INFO generate unit ") >= 2:
+                pid = _agent_pid(run.pid, "generator")
+                killed_at = time.time()   # the wall clock: the run records its failures on it
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.01)
+        assert run.wait(timeout=120) == 0, (tmp_path / "stderr").read_text()[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert killed_at is not None, "the run ended before the generator's second request"
+    out = Path([x for x in (tmp_path / "stdout").read_text().splitlines() if x.startswith("results: ")][-1][9:])
+    units = pd.read_parquet(out / "units.parquet")
+    summary = json.loads((out / "summary.json").read_text())
+    # Nothing lost: every unit has its row, the first one (answered before the kill) its image.
+    assert list(units["unit"]) == [0, 1, 2, 3, 4] and summary["units"] == 5
+    assert summary["status_counts"] == units["status"].value_counts().to_dict()
+    assert units["status"][0] == "ok" and units["psnr_db"][0] > 0
+    # The second unit was in the generator when it died, or answered just before; the rest fail.
+    assert units["status"][1] in ("ok", "agent_dead")
+    assert (units["status"][2:] == "agent_dead").all()
+    dead = units[units["status"] == "agent_dead"]
+    for error in dead["error"]:
+        assert error.startswith("agent generator exited (code -9); last lines of ")
+        assert "generator INFO generate unit 1" in error   # the log's tail: what it was doing
+    latency = dead["failed_at_unix_s"] - killed_at
+    assert ((latency > 0) & (latency < 1.0)).all(), latency.tolist()
+    # The simulation did not wait for units that could no longer succeed.
+    assert summary["simulated_s"] < units["t_arrival"].max()

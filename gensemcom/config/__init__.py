@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from gensemcom.constants import MEG_MULTI_ES
 from gensemcom.core import registry
 
-from .base import ConfigError, Section
+from .base import ConfigError, Section, shown
 from .edge_generation import MegComputeConfig, MegConfig, MegSweepConfig
 from .generative_network import GNL_CODEC_RATES, GnlConfig, GnlEdge, GnlSweepConfig
 from .latency_aware import LatencyAwareConfig, LatencySweepConfig, PacketRun, PhiConfig
@@ -31,7 +31,9 @@ __all__ = ["ConfigError", "Config", "parse_config", "load_config", "MegComputeCo
            "PropagationConfig", "SemanticLinkConfig", "UeConfig", "BackendSpec", "RateQualityConfig", "AgentsConfig", "AppConfig",
            "BitErrorsConfig", "ComputeConfig", "ImagesConfig", "ModelsConfig", "SimConfig"]
 
-_KEY_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): ")
+_KEY_PREFIX = re.compile(r"^([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*): ")   # rate_quality.codecs.0.rate, attributes.Exponent
+# Configs are a few kB; anything near this is not one (and is not read into memory).
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
 class Config(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Run name: results go to <output_dir>/<name>/<timestamp>/.")
@@ -141,7 +143,7 @@ def _format_errors(exc: ValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "<root>"
         got = err.get("input")
-        shown = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {got!r})"
+        quoted = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {shown(got)})"
         # A cross-section check names its key(s) itself, one line each.
         for msg in err["msg"].removeprefix("Value error, ").split("\n"):
             where = loc
@@ -151,7 +153,7 @@ def _format_errors(exc: ValidationError) -> str:
                 msg = msg[named.end():]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
-            lines.append(f"config error: {where}: {msg}{'' if named else shown}")
+            lines.append(f"config error: {where}: {msg}{'' if named or ', got ' in msg else quoted}")
     return "\n".join(lines)
 
 def parse_config(data: dict) -> Config:
@@ -160,10 +162,41 @@ def parse_config(data: dict) -> Config:
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc)) from None
 
+def _read_json(text: str):
+    """JSON with every key given twice in one object found (json.loads keeps the last value
+    silently, as if the first were a typo); raises ConfigError naming them."""
+    twice: dict[int, tuple[dict, list[str]]] = {}   # id -> (the object, kept alive: ids stay unique; its keys given twice)
+
+    def pairs_hook(pairs):
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            seen: set[str] = set()
+            twice[id(obj)] = obj, sorted({k for k, _ in pairs if k in seen or seen.add(k)})
+        return obj
+
+    data = json.loads(text, object_pairs_hook=pairs_hook)
+    lines, todo = [], [("", data)]
+    while twice and todo:   # a loop, not recursion: the nesting may be deep
+        where, node = todo.pop()
+        if isinstance(node, dict):
+            lines += [f"config error: {where}{k}: key given twice in one object" for k in twice.get(id(node), ({}, []))[1]]
+            todo += [(f"{where}{k}.", v) for k, v in node.items()]
+        elif isinstance(node, list):
+            todo += [(f"{where}{i}.", v) for i, v in enumerate(node)]
+    if lines:
+        raise ConfigError("\n".join(sorted(lines)))
+    return data
+
+
 def load_config(path: str | Path) -> Config:
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise ConfigError(f"config error: {path} is not a regular file")   # a FIFO or a device: no end to read
+        if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config error: {path}: {path.stat().st_size} bytes, too large for a config")
+        # utf-8-sig: a byte order mark (some editors write one) is not part of the JSON.
+        data = _read_json(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"config error: file not found: {path}") from None
     except IsADirectoryError:
@@ -176,6 +209,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"config error: {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
         raise ConfigError(f"config error: {path}: JSON nested too deeply") from None
+    except OSError as exc:   # any other reason the file cannot be read (a name too long, an I/O error)
+        raise ConfigError(f"config error: {path}: {exc.strerror or exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config error: {path}: top level must be a JSON object")
     return parse_config(data)

@@ -3,6 +3,7 @@ error type, whose message names the key, one line each."""
 from __future__ import annotations
 
 import re
+import reprlib
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,6 +17,15 @@ class ConfigError(ValueError):
 class Section(BaseModel):
     # NaN and infinities are never meaningful values of a physical parameter.
     model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxlong = 3, 6, 6, 60, 40
+
+
+def shown(value) -> str:
+    """A value as an error line quotes it: bounded, whatever its size or nesting depth."""
+    return _SHOWN.repr(value)
 
 
 def check_rate(value: str) -> str:

@@ -163,6 +163,8 @@ class GnlSweepConfig(Section):
     @field_validator("families")
     @classmethod
     def _families(cls, families: dict[str, str], info) -> dict[str, str]:
+        if not families:
+            return families   # nothing to check: spare every config the import of the curve fits (~1 s)
         from gensemcom.analysis.curve_fits import FAMILIES
         from gensemcom.analysis.gnl_curves import curve_names
 
@@ -172,5 +174,5 @@ class GnlSweepConfig(Section):
             if curve not in curves or metric not in ("D", "P"):
                 raise ValueError(f"key {key!r} is not <curve>.<D|P> with curve in {curves}")
             if family != "auto" and family not in FAMILIES:
-                raise ValueError(f"{key}: family must be 'auto' or one of {sorted(FAMILIES)}, got {family!r}")
+                raise ValueError(f"key {key!r}: family must be 'auto' or one of {sorted(FAMILIES)}, got {family!r}")
         return families

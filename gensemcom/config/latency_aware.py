@@ -1,6 +1,7 @@
 """Sections of the latency-aware scheme: Table I's link parameters and the sweep (Phi, Fig. 4)."""
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -31,6 +32,13 @@ class LatencyAwareConfig(Section):
     grid_db: float = Field(0.2, gt=0, description="Average-SNR grid of the table (the paper's steps are 0.2 dB).")
     max_avg_snr_db: float = Field(30.0, description="Upper end of the highest order's range.")
 
+    @field_validator("prompt_qam")
+    @classmethod
+    def _qam_order(cls, m: int) -> int:
+        if m & (m - 1):
+            raise ValueError(f"an M-QAM order is a power of 2 (log2 M bits per symbol), got {m}")
+        return m
+
     @model_validator(mode="after")
     def _bers_in_the_domain_of_eq4(self):
         bad = [b for b in self.target_bers if not 0 < b or self.beta * b >= 1]
@@ -39,13 +47,23 @@ class LatencyAwareConfig(Section):
                              f"beta = {self.beta:g}), got {bad}")
         return self
 
+    @model_validator(mode="after")
+    def _per_in_the_domain_of_eq2(self):
+        # PER = 1 - exp(-(k ln L + b) / SNR): at k ln L + b <= 0 no packet is ever lost, and the
+        # SNR a PER target needs (the inverse) is negative.
+        threshold = self.per_k * math.log(self.prompt_bits) + self.per_b
+        if threshold <= 0:
+            raise ValueError(f"per_b: Eq. 2 needs per_k x ln(prompt_bits) + per_b > 0 (per_k = {self.per_k:g}, "
+                             f"prompt_bits = {self.prompt_bits}), got {self.per_b:g}")
+        return self
+
 class PhiConfig(Section):
     """Phi(BER) measurement of scenario latency_sweep (the paper's Fig. 2): quality of the
     generation vs random bit errors in the edge-map stream, with the configured models."""
     enabled: bool = Field(True, description="Measure Phi (runs the generator about len(images) x (1 + crops) x len(seeds) x (1 + formats x bers) times).")
     bers: list[float] = Field([1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], min_length=2,
                               description="Edge-map BERs to inject (each bit flipped independently).")
-    seeds: list[int] = Field([0, 1], min_length=1, description="Generator and error-pattern seeds per image.")
+    seeds: list[Annotated[int, Field(ge=0)]] = Field([0, 1], min_length=1, description="Generator and error-pattern seeds per image.")
     crops_per_image: int = Field(1, ge=0, le=50, description="Random crops of each image added to the set.")
     formats: list[Literal["zlib", "raw"]] = Field(["zlib", "raw"], min_length=1,
                                                   description="Edge-map formats: zlib (compressed) and raw (packed bits, error-resilient).")
@@ -75,5 +93,6 @@ class LatencySweepConfig(Section):
     units: int = Field(1000, ge=10, le=100_000, description="Units (prompt + edge map) per packet-level point.")
     outage_wait_s: float = Field(1e-3, gt=0, description="Wait before a new fading draw when no M-QAM order meets the BER.")
     agreement_tolerance: float = Field(0.05, gt=0, description="Relative gap packet-level vs analytic reported as agreement.")
-    quality_targets: list[float] = Field([0.70, 0.71], description="Normalised quality targets eps for Lemma 1 with the measured Phi.")
+    quality_targets: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        [0.70, 0.71], description="Normalised quality targets eps in (0, 1] for Lemma 1 with the measured Phi.")
     phi: PhiConfig = Field(default_factory=PhiConfig)

@@ -1,13 +1,14 @@
 """Sections of the channels: LTE (propagation, fading, UEs), the backhaul, the semantic link."""
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from gensemcom.constants import TABLE_I
 
-from .base import Section, check_rate
+from .base import Section, check_rate, shown
 
 
 # ns-3 attributes of each path-loss model. Checked here because ns-3 aborts the whole process
@@ -20,6 +21,26 @@ PATHLOSS_ATTRIBUTES = {
     "cost231": {"Lambda", "Frequency", "BSAntennaHeight", "SSAntennaHeight", "MinDistance"},
     "okumura_hata": {"Frequency", "Environment", "CitySize"},
 }
+# What each takes: ns-3 aborts on a value its checker rejects (a string for a double, an unknown
+# enum name), and a frequency, distance, height, exponent or loss factor <= 0 takes its formula
+# outside its domain (a log or a division by zero). A tuple: ns-3's enum names.
+_POSITIVE, _NON_NEGATIVE, _ANY = "a number > 0", "a number >= 0", "a finite number"
+PATHLOSS_VALUES = {
+    **dict.fromkeys(("Frequency", "SystemLoss", "Exponent", "ReferenceDistance", "Distance0", "Distance1", "Distance2",
+                     "Exponent0", "Exponent1", "Exponent2", "Lambda", "BSAntennaHeight", "SSAntennaHeight"), _POSITIVE),
+    "MinLoss": _NON_NEGATIVE, "MinDistance": _NON_NEGATIVE, "ReferenceLoss": _ANY,   # ReferenceLoss in dB: any sign
+    "Environment": ("Urban", "SubUrban", "OpenAreas"), "CitySize": ("Small", "Medium", "Large"),
+}
+
+
+def _attribute_problem(name: str, value) -> str | None:
+    kind = PATHLOSS_VALUES.get(name)
+    if isinstance(kind, tuple):
+        return None if value in kind else f"must be one of {list(kind)}"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is None or number and (kind == _ANY or value > 0 or kind == _NON_NEGATIVE and value == 0):
+        return None   # an unknown name is _known_attributes' error
+    return f"must be {kind}"
 
 class PropagationConfig(Section):
     model: Literal["friis", "log_distance", "three_log_distance", "cost231", "okumura_hata"] = Field(
@@ -28,12 +49,29 @@ class PropagationConfig(Section):
         {"Exponent": 3.4, "ReferenceLoss": 30.0},
         description="ns-3 attributes of that model, by their ns-3 names.")
 
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _attribute_values(cls, attributes):
+        """One line per bad value, naming its attribute (before the types: a union of three
+        would give three lines for one value)."""
+        if isinstance(attributes, dict):
+            problems = [f"{name}: {problem}, got {shown(value)}" for name, value in attributes.items()
+                        if (problem := _attribute_problem(name, value))]
+            if problems:
+                raise ValueError("\n".join(problems))
+        return attributes
+
     @model_validator(mode="after")
     def _known_attributes(self):
         known = PATHLOSS_ATTRIBUTES[self.model]
         unknown = sorted(set(self.attributes) - known)
         if unknown:
             raise ValueError(f"attributes: {self.model} has no attribute(s) {unknown}; known: {sorted(known)}")
+        if self.model == "three_log_distance":
+            d = [self.attributes.get(f"Distance{i}", default) for i, default in enumerate((1.0, 200.0, 500.0))]
+            if not d[0] < d[1] < d[2]:
+                raise ValueError(f"attributes: three_log_distance needs Distance0 < Distance1 < Distance2 (ns-3's "
+                                 f"defaults: 1, 200, 500), got {d}")
         return self
 
 class FadingConfig(Section):

@@ -1,6 +1,8 @@
 """Section of scenario rate_quality."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import ConfigDict, Field, field_validator
 
 from .base import Section
@@ -20,8 +22,8 @@ class RateQualityConfig(Section):
         default_factory=lambda: [BackendSpec(backend="learned", rate="low"), BackendSpec(backend="learned", rate="medium"),
                                  BackendSpec(backend="learned", rate="high")],
         description="Codec backend specs to measure: {\"backend\": name, ...options, \"label\": optional name of the point}.")
-    jpeg_qualities: list[int] = Field([1, 2, 3, 5, 10, 20, 30, 50, 75, 90], min_length=2,
-                                      description="JPEG baseline qualities (PIL, optimize=True, 4:2:0).")
+    jpeg_qualities: list[Annotated[int, Field(ge=1, le=95)]] = Field(
+        [1, 2, 3, 5, 10, 20, 30, 50, 75, 90], min_length=2, description="JPEG baseline qualities in 1..95 (PIL, optimize=True, 4:2:0).")
     generators: list[BackendSpec] = Field(
         default_factory=lambda: [BackendSpec(backend="gsc_ldm"), BackendSpec(backend="hint_upsample"),
                                  BackendSpec(backend="edge_fill")],
@@ -33,13 +35,17 @@ class RateQualityConfig(Section):
     @field_validator("codecs", "generators")
     @classmethod
     def _backends(cls, specs: list[BackendSpec], info) -> list[BackendSpec]:
-        from gensemcom.agents.backends import available, unknown_options
+        from gensemcom.agents.backends import OPTIONS, available, unknown_options
 
         role = "codec" if info.field_name == "codecs" else "generator"
-        for spec in specs:
+        problems = []   # one line each, named by the spec's index and key (rate_quality.codecs.0.rate)
+        for i, spec in enumerate(specs):
             if spec.backend not in available(role):
-                raise ValueError(f"{role} backend must be one of {available(role)}, got {spec.backend!r}")
-            extra = unknown_options(role, {"backend": spec.backend, **(spec.model_extra or {})})
-            if extra:
-                raise ValueError(f"{role} backend {spec.backend} has no option(s) {extra}")
+                problems.append(f"{i}.backend: must be one of {available(role)}, got {spec.backend!r}")
+                continue
+            problems += [f"{i}.{option}: {role} backend {spec.backend} has no such option; its options: "
+                         f"{list(OPTIONS[role, spec.backend])}"
+                         for option in unknown_options(role, {"backend": spec.backend, **(spec.model_extra or {})})]
+        if problems:
+            raise ValueError("\n".join(problems))
         return specs

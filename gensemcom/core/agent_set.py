@@ -1,12 +1,15 @@
 """The agent processes of a run, as one context manager: started on entry (so that they load
-their models while ns-3 loads), awaited with `wait_ready`, and always stopped on exit, however
-the run ends."""
+their models while ns-3 loads), awaited with `wait_ready`, watched while the run lasts (a
+supervisor thread reports an exit to `on_exit` callbacks within WATCH_S, whatever the simulation
+is doing), and always stopped on exit, however the run ends."""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
+from typing import Callable
 
 from gensemcom.bridge.launcher import AgentProcess
 
@@ -14,6 +17,8 @@ log = logging.getLogger("gensemcom")
 
 # Test-only fault injection: names of agents to SIGKILL right after they are ready.
 KILL_ENV = "GENSEMCOM_KILL_AGENTS"
+# How often the supervisor looks at the processes: a run learns of an agent's exit within this.
+WATCH_S = 0.1
 
 
 class AgentSet:
@@ -23,6 +28,11 @@ class AgentSet:
     def __init__(self, specs: dict[str, tuple[str, dict]], out: Path, settings):
         self._specs, self._out, self._settings = specs, Path(out), settings
         self.processes: dict[str, AgentProcess] = {}
+        self._lock = threading.Lock()
+        self._exited: dict[str, str] = {}   # name -> why, once the supervisor has seen the exit
+        self._listeners: dict[str, list[Callable[[str], None]]] = {}
+        self._closing = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     def __enter__(self) -> "AgentSet":
         s = self._settings
@@ -33,6 +43,8 @@ class AgentSet:
         except BaseException:
             self.stop()
             raise
+        self._supervisor = threading.Thread(target=self._watch, name="agent-supervisor", daemon=True)
+        self._supervisor.start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -52,7 +64,38 @@ class AgentSet:
                 self.processes[name].proc.kill()
                 self.processes[name].proc.wait()
 
+    def on_exit(self, name: str, callback: Callable[[str], None]) -> None:
+        """callback("agent NAME exited (code C); last lines of its log: ...") once, from the
+        supervisor thread, when agent `name` exits before the set is closed; at once, from this
+        thread, if it has already exited."""
+        with self._lock:
+            reason = self._exited.get(name)
+            if reason is None:
+                self._listeners.setdefault(name, []).append(callback)
+                return
+        callback(reason)
+
+    def _watch(self) -> None:
+        while not self._closing.wait(WATCH_S):
+            for name, agent in list(self.processes.items()):
+                reason = None if name in self._exited else agent.exit_reason()
+                if reason is None:
+                    continue
+                with self._lock:
+                    self._exited[name] = reason = f"agent {name} {reason}"
+                    listeners = self._listeners.pop(name, [])
+                log.error("%s", reason)
+                for callback in listeners:
+                    try:
+                        callback(reason)
+                    except Exception:  # noqa: BLE001 - the supervisor must outlive a faulty callback
+                        log.exception("agent %s: exit callback failed", name)
+
     def stop(self) -> None:
+        # The supervisor first: agents that exit because they are told to are not failures.
+        self._closing.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
         for agent in self.processes.values():
             agent.stop()
         self.processes = {}

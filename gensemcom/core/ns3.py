@@ -29,6 +29,7 @@ inline void Schedule(double delaySeconds, std::function<void()> fn)
 {
     ns3::Simulator::Schedule(ns3::Seconds(delaySeconds), [fn]() { fn(); });
 }
+inline void Run() { ns3::Simulator::Run(); }  // called with the GIL released (see run)
 }
 """
 
@@ -108,6 +109,7 @@ def load_ns():
             cppyy.include(f"gensemcom/{header}")
         cppyy.load_library(str(lib))
         cppyy.cppdef(_SHIMS)
+        cppyy.gbl.gsc_py.Run.__release_gil__ = True
     _NS = ns
     return ns
 
@@ -120,6 +122,15 @@ def reset(ns, seed: int):
     ns.RngSeedManager.SetRun(seed)
     ns.RngSeedManager.ResetNextStreamIndex()
     return packet_trace.create(ns)
+
+
+def run() -> None:
+    """Simulator::Run without holding the GIL: cppyy keeps it through a C++ call by default, and
+    Python threads (the agents' supervisor) would then stand still while ns-3 runs. The Python
+    callbacks take it back themselves (cppyy's std::function wrappers call PyGILState_Ensure)."""
+    import cppyy
+
+    cppyy.gbl.gsc_py.Run()
 
 
 def schedule(delay_s: float, fn) -> None:

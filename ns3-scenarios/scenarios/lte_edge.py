@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,13 +61,18 @@ class Unit:
     delivered: bytes | None = None
     status: str = "undelivered_uplink"  # until the GenAI node has the unit
     error: str = ""
+    failed_at_unix_s: float = float("nan")  # wall clock when a failure was recorded, beside the agents' logs
+
+
+def _failed(u: Unit, status: str, error: str) -> None:
+    u.status, u.error, u.failed_at_unix_s = status, error, time.time()
 
 
 def _agent_failed(u: Unit, stage: str, exc: Exception) -> None:
-    """A dead or failing agent fails this unit only; the run goes on."""
-    u.status = "agent_dead" if isinstance(exc, AgentUnavailable) else "agent_error"
-    u.error = str(exc)
-    log.error("unit %d: %s failed: %s", u.unit, stage, exc)
+    """A dead or failing agent fails this unit only; the run goes on. The log gets one line per
+    unit (the agent's log tail is in the unit's error, and in the supervisor's line)."""
+    _failed(u, "agent_dead" if isinstance(exc, AgentUnavailable) else "agent_error", str(exc))
+    log.error("unit %d: %s failed: %s", u.unit, stage, u.error.splitlines()[0] if u.error else "")
 
 
 def _decode_png(data: bytes) -> np.ndarray | None:
@@ -85,6 +91,11 @@ class Run:
         self.units: list[Unit] = []
         self.local_sink = False
         self.trace = None  # the simulation's SemanticTraceSink
+        # Units still to be resolved (delivered, or failed for good), and the one the generator
+        # has now; the agents' supervisor thread changes them too (generator_exited).
+        self.pending: set[int] = set()
+        self.generating: int | None = None
+        self.lock = threading.Lock()
 
     # -- source side ----------------------------------------------------------------------
     def make_units(self, sources: list[str]) -> None:
@@ -164,28 +175,34 @@ class Run:
         generator = self.agents["generator"].client
         gen_clock = ComputeClock(cfg.compute.kind, cfg.compute.generate_s, cfg.compute.scale)
 
-        # Units still to be resolved (delivered, or failed for good); the run stops early when
-        # none is left, and at the latest sim.drain_s after the last send.
-        pending = {u.unit for u in self.units if u.streams}
+        # The run stops early when no unit is pending, and at the latest sim.drain_s after the
+        # last send.
+        self.pending = {u.unit for u in self.units if u.streams}
+        self.agents.on_exit("generator", self.generator_exited)
 
         def resolved(unit_id: int) -> None:
-            pending.discard(unit_id)
-            if not pending:
-                ns.Simulator.Stop()
+            with self.lock:
+                self.pending.discard(unit_id)
+                if not self.pending:
+                    ns.Simulator.Stop()
 
         def on_genai_unit(unit_id: int) -> None:
             # Simulated time stands still here while the generator agent computes.
             u = by_id.get(unit_id)
-            if u is None:
-                log.warning("GenAI node received unit %d, which this run never sent: ignored", unit_id)
-                genai.ReleaseUnit(unit_id)
-                return
+            with self.lock:
+                if u is None or unit_id not in self.pending:
+                    if u is None:
+                        log.warning("GenAI node received unit %d, which this run never sent: ignored", unit_id)
+                    genai.ReleaseUnit(unit_id)   # or failed already: its generator is dead
+                    return
+                self.generating = unit_id
             try:
                 self._generate(ns, genai, generator, gen_clock, u, sink_addr)
             except Exception as exc:  # noqa: BLE001 - never let an exception unwind into C++
                 log.exception("unit %d: GenAI handling failed", unit_id)
-                u.status, u.error = "genai_error", str(exc)
+                _failed(u, "genai_error", str(exc))
             finally:
+                self.generating = None
                 genai.ReleaseUnit(unit_id)
             if u.status != "undelivered_downlink":  # failed at the GenAI node, or generated locally
                 resolved(unit_id)
@@ -206,13 +223,26 @@ class Run:
         sink.SetUnitHandler(on_sink_unit)
 
         stop_s = max((u.t_sent for u in self.units if u.streams), default=0.0) + cfg.sim.drain_s
-        self.sim_end_s = (progress.run_simulation(ns, stop_s, f"ns-3 simulation ({cfg.channel})")
-                          if pending else 0.0)
+        self.sim_end_s = (progress.run_simulation(ns, stop_s, f"ns-3 simulation ({cfg.channel})",
+                                                  done=lambda: not self.pending)
+                          if self.pending else 0.0)
+        with self.lock:   # what is left stays as the simulation left it (undelivered_*), whatever exits now
+            self.pending.clear()
         channel.finish(net)
         ns.Simulator.Destroy()
         ns3.keep_alive(net)
         self.net_info = net.info
         self.channel = channel
+
+    def generator_exited(self, reason: str) -> None:
+        """From the agents' supervisor, within agent_set.WATCH_S of the generator's exit: every
+        unit still waiting for it fails now, not when the simulation brings it to the GenAI node
+        (the one it is generating fails through its call)."""
+        with self.lock:
+            for u in self.units:
+                if u.unit in self.pending and u.status == "undelivered_uplink" and u.unit != self.generating:
+                    _agent_failed(u, "generation", AgentUnavailable(reason))
+                    self.pending.discard(u.unit)
 
     def _generate(self, ns, genai, generator, clock: ComputeClock, u: Unit, sink_addr) -> None:
         u.t_genai_first_rx = genai.GetUnitFirstRxTime(u.unit).GetSeconds()
@@ -282,6 +312,7 @@ class Run:
                 "fallback": u.fallback, "generated_bytes": u.generated_bytes,
                 "delivered_crc_ok": u.delivered_crc_ok,
                 "encode_wall_s": u.encode_wall_s, "generate_wall_s": u.generate_wall_s,
+                "failed_at_unix_s": u.failed_at_unix_s,
                 "psnr_db": psnr, "ms_ssim": ms_ssim, "lpips": lpips,
             })
             conditioning = None
