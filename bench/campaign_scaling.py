@@ -1,7 +1,7 @@
 """Campaign scaling: the same campaign of short ns-3 points (latency_sweep's packet-level
 semantic link, Rayleigh fading, no models) with 1 and then 2 local workers, in one command.
 
-    .venv/bin/python bench/campaign_scaling.py [--points 8] [--units 400] [--workers 2]
+    .venv/bin/python bench/campaign_scaling.py [--points 16] [--units 3000] [--workers 2]
 
 Prints per worker count the campaign's wall time, the start-up (driver and workers starting,
 each worker's one ns-3 import: until the last worker's first point starts), the points' own
@@ -64,8 +64,9 @@ def run(spec: dict, tmp: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--points", type=int, default=8)
-    ap.add_argument("--units", type=int, default=400, help="units per point (sets a point's simulation time)")
+    ap.add_argument("--points", type=int, default=16)
+    # ~5 s of simulation per point: a worker's one ns-3 import (~11 s) is then spread over many.
+    ap.add_argument("--units", type=int, default=3000, help="units per point (sets a point's simulation time)")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gsc-campaign-bench-"))
