@@ -74,6 +74,9 @@ def test_adjusted_r2():
     assert np.isnan(cf.adjusted_r2(0.9, 3, 3))
 
 
+HYBRID_FACTORS = {0.0: np.inf, 0.099: 16.0, 0.38: 8.0, 1.5: 4.0, 24.0: 1.0}  # bpp above the codec's -> factor
+
+
 def _points() -> pd.DataFrame:
     """Synthetic curve points in the layout of measure_points (PE / PS / hybrid / implicit / JPEG)."""
     rows = []
@@ -88,10 +91,13 @@ def _points() -> pd.DataFrame:
         add(f"ps_{rate}", [lp + 24 * g for g in (0, 0.05, 0.1, 0.25, 1.0)],
             lambda x, lp=lp: 300 * np.exp(-0.9 * lp) * (1 - (x - lp) / 24) ** 2,
             lambda x, lp=lp: 0.03 * np.exp(-0.5 * lp) * (1 - (x - lp) / 24))
-        # hybrid: the reduced original (0.099 / 0.38 / 1.5 bpp) removes most of the distortion quickly
-        add(f"hybrid_{rate}", [lp, lp + 0.099, lp + 0.38, lp + 1.5, lp + 24.0],
+        # hybrid: the reduced original (0.099 / 0.38 / 1.5 bpp) removes most of the distortion quickly.
+        # Its factor as curve_points writes it: inf for the codec alone (the point PS shares, which the
+        # claims leave out: there the two fits differ only by fitting noise), 1 for the original itself.
+        add(f"hybrid_{rate}", [lp + s for s in HYBRID_FACTORS],
             lambda x, lp=lp: 300 * np.exp(-0.9 * lp) * np.exp(-0.5 * (x - lp)),
-            lambda x, lp=lp: 0.03 * np.exp(-0.5 * lp) * np.exp(-1.2 * (x - lp)))
+            lambda x, lp=lp: 0.03 * np.exp(-0.5 * lp) * np.exp(-1.2 * (x - lp)),
+            factor=lambda x, lp=lp: HYBRID_FACTORS[round(x - lp, 3)])
     add("implicit", [2.0, 4.0, 6.0, 8.0, 12.0, 24.0], lambda x: 200 * np.exp(-0.2 * x), lambda x: 0.3 * np.exp(-0.3 * x),
         keep_every=lambda x: 24 / x, normalised_mse_hold=lambda x: 0.5 * np.exp(-0.25 * x),
         frames_extrapolated=lambda x: float(x > 2))
@@ -147,6 +153,7 @@ def test_optimise_and_claims_on_synthetic_curves(synthetic):
     assert extra["paper"].str.startswith("not in the paper").all()
     assert "distortion" in extra.iloc[0]["claim"] and "perception" in extra.iloc[1]["claim"]
     assert extra["holds"].all()          # synthetic hybrid decays faster than PS; prediction beats hold
+    assert "low: 100 % of 0.35-24.00 bpp" in extra.iloc[0]["ours"]  # from the first reduced version (factor 16) on
     assert extra.iloc[2]["ours"].startswith("k=12: 0.1646 vs 0.3033 (hold only); k=6: 0.0904 vs 0.1839;")   # 0.3 e^-0.6, 0.5 e^-0.5
     assert "k=1:" not in extra.iloc[2]["ours"]                     # the exact end point is no measurement
     # without the points table, no implicit row; with a worse hybrid, the hybrid rows fail
