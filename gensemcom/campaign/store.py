@@ -26,6 +26,7 @@ import shutil
 from pathlib import Path
 
 from gensemcom.config import ConfigError
+from gensemcom.core.paths import write_atomically
 
 POINT_FILE = "point.json"
 
@@ -94,15 +95,11 @@ class Store:
 
 
 def write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    write_atomically(path, lambda f: json.dump(data, f, indent=2, default=str))
 
 
 def write_parquet_atomic(frame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    write_atomically(path, lambda f: frame.to_parquet(f, index=False), binary=True)
 
 
 def log_tail(path: Path, lines: int = 20) -> str:

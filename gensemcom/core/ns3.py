@@ -19,7 +19,8 @@ from gensemcom.core.paths import REPO_ROOT, build_dir
 
 INCLUDE_DIR = REPO_ROOT / "ns3-scenarios" / "include"
 HEADERS = ("semantic-header.h", "semantic-app.h", "bit-flip-error-model.h", "semantic-link-channel.h",
-           "semantic-link-net-device.h", "semantic-trace-sink.h", "olla-ff-mac-scheduler.h")
+           "semantic-link-net-device.h", "semantic-trace-sink.h", "olla-ff-mac-scheduler.h",
+           "nr-phy-abstraction.h")
 
 # std::function shims: Python callables cannot go to Simulator::Schedule directly.
 _SHIMS = r"""

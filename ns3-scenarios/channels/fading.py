@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from gensemcom.core.paths import write_atomically
 
 SPEED_OF_LIGHT = 299_792_458.0  # m/s
 RB_BANDWIDTH_HZ = 180e3
@@ -173,17 +173,9 @@ def ensure_fading_trace(cache_dir, profile, speed_kmh, n_rb, duration_s, seed,
     path = cache_dir / (f"fading_{profile}_{speed_kmh:g}kmh_{n_rb}rb_"
                         f"{n_samples}ms_seed{seed}_{digest}.fad")
     if not path.exists():
-        cache_dir.mkdir(parents=True, exist_ok=True)
         trace = fading_trace_db(profile, speed_kmh, n_rb, n_samples * NS3_SAMPLE_S,
                                 seed, carrier_hz, NS3_SAMPLE_S)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                write_ns3_trace(trace, f)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomically(path, lambda f: write_ns3_trace(trace, f))
     return {
         "path": str(path),
         "TraceLength_s": round(n_samples * NS3_SAMPLE_S, 6),
