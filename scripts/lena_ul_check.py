@@ -111,20 +111,20 @@ def main() -> None:
         apps.Add(ul.Install(ues.Get(i)))
     apps.Start(ns.Seconds(0.5))
 
-    out = Path(tempfile.mkdtemp(prefix="lena-ul-"))
     cwd = os.getcwd()
-    os.chdir(out)
-    try:
-        lte.EnablePhyTraces()
-        trace.ConnectLtePhy()
-        ns.Simulator.Stop(ns.Seconds(args.sim_s))
-        ns.Simulator.Run()
-        packets = packet_trace.table(trace)
-        ns.Simulator.Destroy()
-    finally:
-        os.chdir(cwd)
+    with tempfile.TemporaryDirectory(prefix="lena-ul-") as out:  # ns-3 writes its PHY stats to the cwd
+        os.chdir(out)
+        try:
+            lte.EnablePhyTraces()
+            trace.ConnectLtePhy()
+            ns.Simulator.Stop(ns.Seconds(args.sim_s))
+            ns.Simulator.Run()
+            packets = packet_trace.table(trace)
+            ns.Simulator.Destroy()
+            ul_ns3 = pd.read_csv(Path(out) / "UlRxPhyStats.txt", sep="\t")
+        finally:
+            os.chdir(cwd)
 
-    ul_ns3 = pd.read_csv(out / "UlRxPhyStats.txt", sep="\t")
     ok_col = [c for c in ul_ns3.columns if c.lower().startswith("correct")][0]
     ndi_col = [c for c in ul_ns3.columns if c.lower() == "ndi"][0]
     first = ul_ns3[ul_ns3[ndi_col] == 1]
