@@ -48,8 +48,10 @@ def compare(base: Path, new: Path) -> bool:
             continue
         a = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f)
         b = pd.read_parquet(g) if g.suffix == ".parquet" else pd.read_csv(g)
-        wall = [c for c in a.columns if c in WALL or c.endswith("_wall_s")]
-        a, b = a.drop(columns=wall), b.drop(columns=[c for c in wall if c in b.columns])
+        # Wall-time columns of either side (a run of an older version may lack a newer one).
+        def wall(frame):
+            return [c for c in frame.columns if c in WALL or c.endswith("_wall_s")]
+        a, b = a.drop(columns=wall(a)), b.drop(columns=wall(b))
         try:
             pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
             print(f"same      {f.name} {a.shape}")
