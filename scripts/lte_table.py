@@ -30,24 +30,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _apply(data: dict, sets: list[str]) -> None:
-    for item in sets:
-        key, _, value = item.partition("=")
-        *path, last = key.split(".")
-        node = data
-        for part in path:
-            node = node.setdefault(part, {})
-        node[last] = json.loads(value)
-
-
 def _run_one(config: Path, sets: list[str], ns3_defaults: list[str]) -> None:
-    from gensemcom.config import ConfigError, parse_config
+    from gensemcom.campaign.spec import set_key
+    from gensemcom.config import ConfigError, load_config, parse_config
     from gensemcom.core import registry, run_folder
     from gensemcom.core.ns3 import load_ns
 
-    data = json.loads(config.read_text())
-    _apply(data, sets)
-    try:
+    try:  # dotted keys into the resolved config (every section present), as a campaign's "set"
+        data = json.loads(load_config(config).resolved_json())
+        for item in sets:
+            key, _, value = item.partition("=")
+            set_key(data, key, json.loads(value), "--set")
         cfg = parse_config(data)
     except ConfigError as exc:
         sys.exit(str(exc))
