@@ -24,8 +24,10 @@ ALLOWED = {
     "gensemcom.core": {"gensemcom.constants", "gensemcom.bridge"},
     "gensemcom.config": {"gensemcom.constants", "gensemcom.core", "gensemcom.agents", "gensemcom.analysis"},
     "gensemcom.channels": {"gensemcom.constants", "gensemcom.core", "gensemcom.config", "gensemcom.analysis"},
+    # Sweeps hand their independent points to the campaign engine (campaign.tasks), which reaches
+    # scenarios only by name (registry, task function names).
     "gensemcom.scenarios": {"gensemcom.constants", "gensemcom.core", "gensemcom.config", "gensemcom.analysis",
-                            "gensemcom.agents", "gensemcom.bridge", "gensemcom.channels"},
+                            "gensemcom.agents", "gensemcom.bridge", "gensemcom.channels", "gensemcom.campaign"},
     "gensemcom.campaign": {"gensemcom.constants", "gensemcom.core", "gensemcom.config", "gensemcom.analysis"},
     "gensemcom.cli": {"gensemcom.constants", "gensemcom.core", "gensemcom.config", "gensemcom.campaign"},
     "gensemcom.__main__": {"gensemcom.cli"},

@@ -284,10 +284,10 @@ def test_a_worker_dying_mid_point_fails_that_point_only(tmp_path):
 
 
 def test_every_campaign_key_is_documented():
-    from gensemcom.campaign.spec import CampaignSpec, EngineSpec
+    from gensemcom.campaign.spec import CampaignSpec, EngineConfig
 
     doc = (ROOT / "docs" / "campaigns.md").read_text()
-    keys = [k for k in CampaignSpec.model_fields if k != "engine"] + [f"engine.{k}" for k in EngineSpec.model_fields]
+    keys = [k for k in CampaignSpec.model_fields if k != "engine"] + [f"engine.{k}" for k in EngineConfig.model_fields]
     assert [k for k in keys if f"| `{k}` |" not in doc] == []
 
 

@@ -59,6 +59,33 @@ def test_fading_expectations_reduce_to_the_thresholds():
     assert math.isinf(cont["edge_latency_ms"])
 
 
+def _small_sweep(output_dir, workers: int) -> dict:
+    return {"name": "gen_semcom_sweep", "scenario": "latency_sweep", "output_dir": str(output_dir),
+            "images": {"names": ["kodim23"], "size": 64},
+            "latency_sweep": {"snr_db": [20.0], "units": 50,
+                              "packet_runs": [{"scheme": "discrete", "fading": "awgn"}],
+                              "quality_targets": [0.5], "engine": {"workers": workers},
+                              "phi": {"bers": [1e-4, 1e-1], "seeds": [0, 1], "crops_per_image": 0,
+                                      "formats": ["raw"]}}}
+
+
+@pytest.mark.slow
+def test_latency_sweep_gives_the_same_tables_with_one_worker_or_two(tmp_path):
+    import pandas as pd
+
+    from gensemcom.config import parse_config
+    from gensemcom.core import registry
+
+    tables = {}
+    for workers in (1, 2):
+        registry.run(parse_config(_small_sweep(tmp_path / str(workers), workers)))
+        run_dir = next((tmp_path / str(workers) / "gen_semcom_sweep").iterdir())
+        tables[workers] = {f.name: pd.read_parquet(f) for f in sorted(run_dir.glob("*.parquet"))}
+    assert len(tables[1]) == 6 and tables[1].keys() == tables[2].keys()
+    for name, frame in tables[1].items():
+        pd.testing.assert_frame_equal(frame, tables[2][name], obj=name)
+
+
 @pytest.mark.slow
 def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
     import json
@@ -68,13 +95,7 @@ def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
     from gensemcom.config import parse_config
     from gensemcom.core import registry
 
-    cfg = parse_config({
-        "name": "gen_semcom_sweep", "scenario": "latency_sweep", "output_dir": str(tmp_path),
-        "images": {"names": ["kodim23"], "size": 64},
-        "latency_sweep": {"snr_db": [20.0], "units": 50,
-                          "packet_runs": [{"scheme": "discrete", "fading": "awgn"}],
-                          "quality_targets": [0.5],
-                          "phi": {"bers": [1e-4, 1e-1], "seeds": [0], "crops_per_image": 0, "formats": ["raw"]}}})
+    cfg = parse_config(_small_sweep(tmp_path, workers=2))
     summary = registry.run(cfg)
     out = tmp_path / "gen_semcom_sweep"
     run_dir = next(out.iterdir())
@@ -84,7 +105,7 @@ def test_latency_sweep_scenario_writes_its_tables_and_figures(ns, tmp_path):
     measured = pd.read_parquet(run_dir / "fig4_packet.parquet")
     assert len(measured) == 3 and measured["delivered_units"].eq(50).all()  # one point per target BER
     phi = pd.read_parquet(run_dir / "fig2_phi.parquet")
-    assert set(phi["condition"]) == {"prompt_only", "prompt_edge"} and phi["n"].eq(1).all()
+    assert set(phi["condition"]) == {"prompt_only", "prompt_edge"} and phi["n"].eq(2).all()
     assert json.loads((run_dir / "summary.json").read_text())["fig4_agreement"]["edge_latency"]["max_abs_gap"] < 1e-3
     assert "Table II" in summary["table"]
     # The notebook redraws everything from this folder.

@@ -15,10 +15,11 @@ import time
 from tqdm import tqdm
 
 from gensemcom.campaign import provenance
-from gensemcom.campaign.engines import LocalEngine, RayEngine, worker_count
+from gensemcom.campaign.engines import build_engine, worker_count
 from gensemcom.campaign.spec import Campaign, is_campaign, load_campaign, parse_campaign
 from gensemcom.campaign.store import Store, write_json_atomic
 from gensemcom.campaign.tables import build_tables
+from gensemcom.campaign.tasks import record_failure
 from gensemcom.config import ConfigError
 
 __all__ = ["Campaign", "is_campaign", "load_campaign", "parse_campaign", "report", "run_campaign"]
@@ -33,13 +34,6 @@ def _check_commits(store: Store, campaign: Campaign, commit: str | None, allow_m
         raise ConfigError(f"campaign error: {store.folder} has points of commit(s) {', '.join(c[:10] for c in other)}, "
                           f"this checkout is {(commit or '?')[:10]}: pass --allow-mixed-commits to keep them, or delete "
                           f"the folder")
-
-
-def _engine(campaign: Campaign, store: Store):
-    e = campaign.spec.engine
-    if e.kind == "ray":
-        return RayEngine(e.workers, e.address, e.cpus_per_point, e.gpus_per_point)
-    return LocalEngine(e.workers, store.logs)
 
 
 def run_campaign(campaign: Campaign, allow_mixed_commits: bool = False, progress: bool = True) -> dict:
@@ -69,15 +63,12 @@ def run_campaign(campaign: Campaign, allow_mixed_commits: bool = False, progress
             def on_result(result: dict) -> None:
                 if not result["ok"]:
                     failed[result["id"]] = result["error"]
-                    if not (store.failed / f"{result['id']}.json").exists():  # a worker that died records nothing
-                        store.record_failure(result["id"], {"id": result["id"], "params": by_id[result["id"]]["params"],
-                                                            "error": result["error"], **provenance.host()})
-                    log.warning("point %s failed: %s", result["id"], result["error"].splitlines()[0])
+                    record_failure(store, result, by_id[result["id"]]["params"])
                 bar.update(1)
                 bar.set_postfix(failed=len(failed))
 
             try:
-                _engine(campaign, store).run(tasks, on_result)
+                build_engine(campaign.spec.engine, store.logs).run(tasks, on_result)
             finally:
                 bar.close()
             log.info("ran %d points in %.1f s", len(tasks), time.perf_counter() - t0)

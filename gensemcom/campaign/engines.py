@@ -23,10 +23,18 @@ from pathlib import Path
 from typing import Callable
 
 from gensemcom.campaign.store import log_tail
+from gensemcom.config.engine import EngineConfig
 from gensemcom.core.paths import REPO_ROOT
 
 log = logging.getLogger("gensemcom.campaign")
 OnResult = Callable[[dict], None]
+
+
+def build_engine(e: EngineConfig, logs: Path):
+    """The engine an `engine` section asks for; local workers log into `logs`."""
+    if e.kind == "ray":
+        return RayEngine(e.workers, e.address, e.cpus_per_point, e.gpus_per_point)
+    return LocalEngine(e.workers, logs)
 
 
 def worker_count(requested: int, tasks: int) -> int:

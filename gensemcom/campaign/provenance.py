@@ -61,6 +61,15 @@ def versions() -> dict:
     return out
 
 
+def code_key(version: dict) -> str:
+    """The code a result was made with, as one string: the commit, plus a hash of the
+    uncommitted changes to tracked files when the checkout is dirty."""
+    key = version.get("commit") or "no-git"
+    if version.get("dirty"):
+        key += "+" + hashlib.sha256((_git("diff", "HEAD") or "").encode()).hexdigest()[:12]
+    return key
+
+
 def snapshot() -> dict:
     """What a campaign records once and every point repeats: code, packages, weights."""
     return {**code_version(), "versions": versions(), "weights": weights()}

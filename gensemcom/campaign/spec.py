@@ -27,12 +27,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gensemcom.config import Config, ConfigError, load_config, parse_config
+from gensemcom.config.engine import EngineConfig
 from gensemcom.core.paths import REPO_ROOT
 
 KEY = r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*$"
@@ -86,14 +87,6 @@ def _span(key: str, axis):
         raise ValueError(f"{key}: {where + ': ' if where else ''}{msg}") from None
 
 
-class EngineSpec(_Strict):
-    kind: Literal["local", "ray"] = Field("local", description="local: worker processes on this machine; ray: a Ray cluster.")
-    workers: int = Field(0, ge=0, le=1024, description="Worker processes (local) or concurrent points (ray); 0: one per core.")
-    address: str | None = Field(None, description="Ray cluster address (ray only; default RAY_ADDRESS, else a local cluster).")
-    cpus_per_point: float = Field(1.0, gt=0, description="CPUs a point asks for on a Ray cluster.")
-    gpus_per_point: float = Field(0.0, ge=0, description="GPUs a point asks for on a Ray cluster (fractions share a GPU).")
-
-
 class CampaignSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Campaign name: its folder is <output_dir>/campaigns/<name>/.")
     base: str | dict = Field(description="The base config: a path (relative to the repository) or a config inline.")
@@ -103,7 +96,7 @@ class CampaignSpec(_Strict):
     seeds: list[int] = Field(default_factory=list, description="Replicates: one run per seed (default: the base's seed).")
     metrics: list[str] = Field(default_factory=list, description="Dotted keys of summary.json to tabulate (default: "
                                                                 "every numeric value but network and wall times).")
-    engine: EngineSpec = Field(default_factory=EngineSpec)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     output_dir: str = Field("results", description="Results root, relative to the repository.")
 
     @field_validator("set", "grid")

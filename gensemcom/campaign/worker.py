@@ -12,6 +12,7 @@ started with; everything else the run prints goes to stderr (the worker's log).
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -28,19 +29,37 @@ from gensemcom.campaign.store import POINT_FILE, Store, log_tail, write_json_ato
 log = logging.getLogger("gensemcom.campaign")
 
 
-def execute(task: dict) -> dict:
-    """Run one point into a temporary folder and commit it; returns {"id", "ok", ...}."""
+def _run_config(task: dict, out: Path) -> None:
+    """A campaign point: one ordinary run of the task's config into `out`."""
     from gensemcom.config import parse_config
     from gensemcom.core import registry
 
+    summary = registry.run(parse_config(json.loads(task["config"])), out=out)
+    summary_file = out / "summary.json"
+    if summary_file.exists() and "results" in summary:  # where the results will be, not the temporary folder
+        write_json_atomic(summary_file, {**json.loads(summary_file.read_text()),
+                                         "results": str(Store(Path(task["folder"])).point_dir(task["id"]))})
+
+
+def _run_call(task: dict, out: Path) -> None:
+    """A sweep point (campaign.tasks): function(out, **args) writes its files into `out`."""
+    module, _, name = task["call"].partition(":")
+    fn = getattr(importlib.import_module(module), name, None) if name else None
+    if not callable(fn):
+        raise ValueError(f"task function {task['call']!r} is not 'package.module:function'")
+    out.mkdir(parents=True, exist_ok=True)
+    fn(out, **task["args"])
+
+
+def execute(task: dict) -> dict:
+    """Run one point into a temporary folder and commit it; returns {"id", "ok", ...}."""
     store = Store(Path(task["folder"]))
     tmp = store.tmp_dir(task["id"])
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     started_unix = time.time()
     t0 = time.perf_counter()
     try:
-        cfg = parse_config(json.loads(task["config"]))
-        summary = registry.run(cfg, out=tmp)
+        (_run_call if "call" in task else _run_config)(task, tmp)
     except BaseException as exc:  # noqa: BLE001 - any failure of a point is recorded, then re-raised if fatal
         failure = {"id": task["id"], "params": task["params"], "error": f"{type(exc).__name__}: {exc}",
                    "traceback": traceback.format_exc(limit=8), "log_tail": log_tail(tmp / "run.log"),
@@ -51,10 +70,6 @@ def execute(task: dict) -> dict:
             raise
         return {"id": task["id"], "ok": False, "error": failure["error"]}
     wall = time.perf_counter() - t0
-    summary_file = tmp / "summary.json"
-    if summary_file.exists() and "results" in summary:  # where the results will be, not the temporary folder
-        write_json_atomic(summary_file, {**json.loads(summary_file.read_text()),
-                                         "results": str(store.point_dir(task["id"]))})
     write_json_atomic(tmp / POINT_FILE, {
         "id": task["id"], "params": task["params"], "provenance": {**task["provenance"], **provenance.host()},
         "started": started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),

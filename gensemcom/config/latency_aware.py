@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from gensemcom.constants import TABLE_I
 
 from .base import Section
+from .engine import EngineConfig
 
 
 class LatencyAwareConfig(Section):
@@ -96,3 +97,5 @@ class LatencySweepConfig(Section):
     quality_targets: list[Annotated[float, Field(gt=0, le=1)]] = Field(
         [0.70, 0.71], description="Normalised quality targets eps in (0, 1] for Lemma 1 with the measured Phi.")
     phi: PhiConfig = Field(default_factory=PhiConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig, description="Where the packet-level points and the Phi "
+                                 "jobs (an image and a seed each) run: worker processes, resumable (docs/campaigns.md).")

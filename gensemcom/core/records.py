@@ -23,3 +23,13 @@ def write_summary(out: Path, summary: dict, default=str) -> None:
     """summary.json of a run (`default` converts what json cannot: str, or float for numpy
     scalars that must stay numbers)."""
     (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2, default=default))
+
+
+def write_row(path: Path, row: dict) -> None:
+    """One result row (a sweep point's) for read_row to give back exactly: numpy scalars become
+    Python ones, NaN and infinities stay (as Python's JSON tokens NaN / Infinity)."""
+    Path(path).write_text(json.dumps(row, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+def read_row(path: Path) -> dict:
+    return json.loads(Path(path).read_text())

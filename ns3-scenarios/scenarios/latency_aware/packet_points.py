@@ -33,6 +33,7 @@ from gensemcom.analysis import latency_aware as la
 from gensemcom.channels import semantic_link
 from gensemcom.constants import PROTECTED_HEADER_BYTES, UNIT_PORT
 from gensemcom.core import ns3, packet_trace
+from gensemcom.core.records import read_row, write_row
 
 HEADERS = PROTECTED_HEADER_BYTES  # protected and without air time
 PORT = UNIT_PORT
@@ -114,7 +115,9 @@ def measure_point(ns, spec: PointSpec, p: la.LinkParams) -> tuple[dict, pd.DataF
             "code_rate": p.code_rate, "prompt_qam": p.prompt_qam, "per_k": p.per_k, "per_b": p.per_b,
             "alpha": p.alpha, "beta": p.beta, "protected_bytes": HEADERS, "uncounted_bytes": HEADERS,
             "outage_wait_s": spec.outage_wait_s, "streams": streams, "max_attempts": 100_000}
-    trace = packet_trace.create(ns)
+    # ns-3's default seed, random streams numbered from 0: a point draws the same in a fresh
+    # worker as after other points; its run number is spec.seed (build_link).
+    trace = ns3.reset(ns, 1)
     net = semantic_link.build_link(ns, link, seed=spec.seed, trace=trace)
     prompt_bytes, edge_bytes = p.prompt_bits // 8, math.ceil(p.stream_bits[0] / 8)
     # One packet per stream (so a stream is one fading block, one ARQ packet of L = |v0| bits).
@@ -180,6 +183,20 @@ def measure_point(ns, spec: PointSpec, p: la.LinkParams) -> tuple[dict, pd.DataF
     for col in ("prompt_latency_ms", "edge_latency_ms", "latency_ms", "prompt_retx", "bits_per_symbol"):
         row[col], row[f"{col}_ci95"] = mean_ci(col)
     return row, units
+
+
+def measure_point_task(out, spec: dict, latency_aware: dict) -> None:
+    """measure_point as a sweep task (campaign.tasks): row.json and units.parquet in `out`."""
+    from gensemcom.config import LatencyAwareConfig
+
+    row, units = measure_point(ns3.load_ns(), PointSpec(**spec), la.link_params(LatencyAwareConfig(**latency_aware)))
+    write_row(out / "row.json", row)
+    units.to_parquet(out / "units.parquet", index=False)
+
+
+def read_point(folder) -> tuple[dict, pd.DataFrame]:
+    """What measure_point_task wrote: (row, units)."""
+    return read_row(folder / "row.json"), pd.read_parquet(folder / "units.parquet")
 
 
 def reference(row: dict) -> str:

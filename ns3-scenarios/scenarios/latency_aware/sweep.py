@@ -10,39 +10,44 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
-
-from pathlib import Path
 
 from gensemcom.analysis import latency_aware as la
 from gensemcom.analysis import phi_ber, plots
-from gensemcom.core import ns3
+from gensemcom.campaign.tasks import Task, run_tasks, sweep_folder
 from gensemcom.core.records import json_records as _json_records
 from gensemcom.core.records import write_summary
 
 from . import packet_points as link_sweep
-from .phi import measure_phi
+from .phi import phi_job_tasks, read_phi_rows
 
 log = logging.getLogger("gensemcom")
 
 
-def _packet_level(cfg, p: la.LinkParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _packet_tasks(cfg) -> list[Task]:
     s = cfg.latency_sweep
-    ns = ns3.load_ns()
     grid = [(run, ber, snr) for run in s.packet_runs for ber in cfg.latency_aware.target_bers for snr in s.snr_db]
     # Each point its own ns-3 run number: with one shared run, every point would reuse the same
     # random draws and their sampling errors would be correlated (all of one sign).
     specs = [link_sweep.PointSpec(snr, ber, run.scheme, run.fading, s.units, cfg.seed * 100_000 + i + 1,
                                   s.outage_wait_s) for i, (run, ber, snr) in enumerate(grid)]
+    la_cfg = cfg.latency_aware.model_dump()
+    return [Task("gensemcom.scenarios.latency_aware.packet_points:measure_point_task",
+                 {"spec": dataclasses.asdict(spec), "latency_aware": la_cfg},
+                 f"{spec.scheme} {spec.fading} {spec.ber:g} {spec.avg_snr_db:g} dB") for spec in specs]
+
+
+def _packet_level(folders: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, units = [], []
-    for spec in tqdm(specs, desc="Fig. 4: semantic-link points (ns-3)", mininterval=5):
-        row, per_unit = link_sweep.measure_point(ns, spec, p)
+    for folder in folders:
+        row, per_unit = link_sweep.read_point(folder)
         gaps = link_sweep.agreement(row)
         row.update({f"gap_{k}": v for k, v in gaps.items()}, reference=link_sweep.reference(row),
-                   model_applies=spec.fading == "awgn" or spec.scheme == "discrete")
+                   model_applies=row["fading"] == "awgn" or row["scheme"] == "discrete")
         rows.append(row)
         units.append(per_unit)
     return pd.DataFrame(rows), pd.concat(units, ignore_index=True)
@@ -97,7 +102,14 @@ def run(cfg, out: Path) -> dict:
 
     curves = pd.DataFrame(la.fig4_curves(p, tuple(c.target_bers)))
     curves.to_parquet(out / "fig4_analytic.parquet", index=False)
-    measured, units = _packet_level(cfg, p)
+    # The packet-level points and the Phi jobs are independent: one pool of workers runs them
+    # all (resumable: a rerun after an interruption runs only what is missing).
+    packet_tasks = _packet_tasks(cfg)
+    phi_tasks = phi_job_tasks(cfg) if s.phi.enabled else []
+    # (the long Phi jobs first: the short points then fill the workers' last gaps)
+    folders = run_tasks(phi_tasks + packet_tasks, sweep_folder(cfg, "latency_sweep"), s.engine,
+                        "latency_sweep: Phi(BER) jobs and semantic-link points (ns-3)")
+    measured, units = _packet_level(folders[len(phi_tasks):])
     measured.to_parquet(out / "fig4_packet.parquet", index=False)
     units.to_parquet(out / "fig4_packet_units.parquet", index=False)
     plots.latency_aware_fig4_measured(curves, measured, out / "fig4.png")
@@ -107,7 +119,7 @@ def run(cfg, out: Path) -> dict:
         f"{ber:.0e}": la.crossover_db(curves.to_dict("records"), ber) for ber in c.target_bers}
 
     if s.phi.enabled:
-        rows = measure_phi(cfg)
+        rows = read_phi_rows(folders[:len(phi_tasks)])
         rows.to_parquet(out / "fig2_phi_rows.parquet", index=False)
         phi = phi_ber.summarise(rows)
         phi.to_parquet(out / "fig2_phi.parquet", index=False)
