@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from .base import Section
+from .engine import EngineConfig
 
 
 class GnlEdge(Section):
@@ -106,6 +107,9 @@ class GnlSweepConfig(Section):
     c_sg_values: list[float] = Field([0.5, 1, 2, 3.184, 4, 6, 8, 12], min_length=1,
                                      description="Capacities s -> g (bpp per period) of the c_sg sweep.")
     optimiser_grid: int = Field(64, ge=8, le=2000, description="Log-spaced prompt sizes the optimiser scans before refining.")
+    engine: EngineConfig = Field(default_factory=EngineConfig, description="Where the codec measurements (one per base "
+                                 "codec with its PS / hybrid points, one for implicit prompting) run: worker processes, "
+                                 "resumable (docs/campaigns.md).")
 
     @field_validator("codec_rates")
     @classmethod

@@ -35,13 +35,16 @@ make the weight w meaningless; it is kept in the points table as `fid_vs_inverte
 """
 from __future__ import annotations
 
+import functools
+import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from gensemcom.analysis import metrics
 from gensemcom.analysis.gnl_curves import RAW_BPP
+from gensemcom.core.records import read_row, write_row
 
 
 def pan_frames(cfg) -> np.ndarray:
@@ -59,59 +62,35 @@ def pan_frames(cfg) -> np.ndarray:
 def measure_points(cfg) -> tuple[pd.DataFrame, dict]:
     """Every curve point on the image set of cfg.images + gnl_sweep.crops_per_image (implicit: on
     the pan sequences of pan_frames): mean bpp (bytes actually produced), mean normalised MSE,
-    FID of the whole set against the originals."""
+    FID of the whole set against the originals. The measurements run as sweep tasks (one per
+    base codec with its PS / hybrid points, one for implicit prompting) on gnl_sweep.engine."""
     from gensemcom.agents import hybrid as hy
-    from gensemcom.agents import implicit as im
     from gensemcom.agents import pixel_swap as ps
-    from gensemcom.agents.backends import build
-
     from gensemcom.agents.images import image_set
     from gensemcom.analysis import fid as fidlib
+    from gensemcom.campaign.tasks import Task, run_tasks, sweep_folder
 
     sw = cfg.gnl_sweep
     _, images = image_set(cfg.images.names, cfg.images.size, sw.crops_per_image, cfg.seed)
     n, h, w = images.shape[:3]
-    pixels = h * w
-    ref = fidlib.inception_features(images)
-    fid_inverted = fidlib.fid(ref, fidlib.inception_features(255 - images))
 
     bases = {f"learned {r}": {"backend": "learned", "rate": r} for r in sw.codec_rates}
     bases |= {f"jpeg q{q}": {"backend": "jpeg", "quality": q} for q in sorted({*sw.jpeg_qualities, sw.jpeg_ps_quality})}
-    jobs = [(label, 0.0) for label in bases]
-    jobs += [(f"learned {r}", g) for r in sw.codec_rates for g in sw.ps_gammas]
-    jobs += [(f"jpeg q{sw.jpeg_ps_quality}", g) for g in sw.ps_gammas]
-    jobs += [(f"learned {r}", ("hybrid", f)) for r in sw.codec_rates for f in sw.hybrid_factors]
-    decoded, measured = {}, {}
-    for label, gamma in tqdm(jobs, desc="gnl sweep: codec / pixel-swap / hybrid points", mininterval=2):
-        if label not in decoded:
-            codec = build("codec", bases[label])
-            bits = [codec.encode(x) for x in images]
-            decoded[label] = (np.stack([codec.decode(b) for b in bits]), np.array([len(b) for b in bits]))
-        rec, nbytes = decoded[label]
-        if isinstance(gamma, tuple):  # hybrid: the reduced original travels with the latent
-            factor = gamma[1]
-            payloads = [hy.encode_reduced(x, factor) for x in images]
-            rec = np.stack([hy.combine(r, p) for r, p in zip(rec, payloads)])
-            nbytes = nbytes + np.array([len(p) for p in payloads])
-            fid_value = fidlib.fid(ref, fidlib.inception_features(rec))
-            measured[label, gamma] = {
-                "base": label, "factor": float(factor), "bpp": float(np.mean(8.0 * nbytes / pixels)),
-                "prompt_bpp": float(np.mean(8.0 * decoded[label][1] / pixels)),
-                "normalised_mse": float(np.mean([metrics.normalised_mse(x, y) for x, y in zip(images, rec)])),
-                "fid": fid_value, "fid_vs_inverted": metrics.normalised_fid(fid_value, fid_inverted),
-                "n_images": n, "exact": False}
-            continue
-        if gamma > 0:  # the PS payload travels with the prompt; positions from a per-image seed
-            payloads = [ps.encode_swap(x, gamma, cfg.seed * 1_000_003 + i) for i, x in enumerate(images)]
-            rec = np.stack([ps.apply_swap(r, p) for r, p in zip(rec, payloads)])
-            nbytes = nbytes + np.array([len(p) for p in payloads])
-        fid_value = fidlib.fid(ref, fidlib.inception_features(rec))
-        measured[label, gamma] = {
-            "base": label, "gamma": gamma, "bpp": float(np.mean(8.0 * nbytes / pixels)),
-            "prompt_bpp": float(np.mean(8.0 * decoded[label][1] / pixels)),
-            "normalised_mse": float(np.mean([metrics.normalised_mse(x, y) for x, y in zip(images, rec)])),
-            "fid": fid_value, "fid_vs_inverted": metrics.normalised_fid(fid_value, fid_inverted),
-            "n_images": n, "exact": False}
+    jobs = {label: [0.0] for label in bases}
+    for r in sw.codec_rates:
+        jobs[f"learned {r}"] += [*sw.ps_gammas, *(["hybrid", f] for f in sw.hybrid_factors)]
+    jobs[f"jpeg q{sw.jpeg_ps_quality}"] += list(sw.ps_gammas)
+    common = {"images": cfg.images.model_dump(), "gnl_sweep": sw.model_dump(), "seed": cfg.seed}
+    tasks = [Task(f"{__name__}:codec_task", {**common, "base": label, "codec": bases[label], "jobs": jobs[label]},
+                  f"{label}: {len(jobs[label])} points") for label in bases]
+    tasks.append(Task(f"{__name__}:implicit_task", common, "implicit prompting"))
+    folders = run_tasks(tasks, sweep_folder(cfg, "gnl_sweep"), sw.engine,
+                        "gnl sweep: codec / pixel-swap / hybrid / implicit points")
+    measured = {}
+    for folder in folders[:-1]:
+        got = read_row(folder / "measured.json")
+        fid_inverted = got["fid_inverted"]
+        measured |= {(got["base"], tuple(key) if isinstance(key, list) else key): row for key, row in got["points"]}
 
     rows = []
     for r in sw.codec_rates:
@@ -133,14 +112,97 @@ def measure_points(cfg) -> tuple[pd.DataFrame, dict]:
         lp = measured[f"learned {r}", 0.0]["prompt_bpp"]
         rows.append({"curve": f"hybrid_{r}", "base": f"learned {r}", "factor": 1.0, "prompt_bpp": lp,
                      "bpp": float(hy.hybrid_prompt_bpp(lp, 1, h, w)), **exact})
+    implicit = read_row(folders[-1] / "implicit.json")
+    rows += implicit["rows"]
 
-    # implicit prompting: pan sequences, frame i received iff i % k == 0, the others predicted
-    frames = pan_frames(cfg)
+    points = pd.DataFrame(rows)
+    for col in ("gamma", "factor", "keep_every", "normalised_mse_hold", "frames_extrapolated"):
+        points[col] = points[col].astype(float)
+    points["fid_set"] = points["fid_set"].fillna("images")
+    points["scheme"] = np.where(points["curve"].str.startswith("jpeg"), "jpeg", "genai")
+    return points, {"n_images": n, "image_side": h, "fid_inverted": fid_inverted,
+                    "implicit": implicit["info"], "fid_caveat": fidlib.SAMPLE_SIZE_CAVEAT}
+
+
+# -- the sweep tasks (campaign.tasks), in worker processes ----------------------------------------
+
+@functools.cache
+def _image_set(images_json: str, crops: int, seed: int):
+    """The image set, its Inception features and the FID of its colour-inverted copy: once
+    per worker."""
+    import torch
+
+    from gensemcom.agents.images import image_set
+    from gensemcom.analysis import fid as fidlib
+    from gensemcom.config import ImagesConfig
+
+    torch.set_num_threads(1)  # as the sweep's own process: the same features with any worker count
+    im = ImagesConfig(**json.loads(images_json))
+    _, images = image_set(im.names, im.size, crops, seed)
+    ref = fidlib.inception_features(images)
+    return images, ref, fidlib.fid(ref, fidlib.inception_features(255 - images))
+
+
+def codec_task(out, images: dict, gnl_sweep: dict, seed: int, base: str, codec: dict, jobs: list) -> None:
+    """One base codec: its plain point (gamma 0), its pixel-swap points (gamma > 0) and hybrid
+    points (["hybrid", factor]) into out/measured.json."""
+    from gensemcom.agents import hybrid as hy
+    from gensemcom.agents import pixel_swap as ps
+    from gensemcom.agents.backends import build
+    from gensemcom.analysis import fid as fidlib
+
+    imgs, ref, fid_inverted = _image_set(json.dumps(images, sort_keys=True), gnl_sweep["crops_per_image"], seed)
+    n, h, w = imgs.shape[:3]
+    pixels = h * w
+    model = build("codec", codec)
+    bits = [model.encode(x) for x in imgs]
+    decoded, sizes = np.stack([model.decode(b) for b in bits]), np.array([len(b) for b in bits])
+    points = []
+    for job in jobs:
+        rec, nbytes = decoded, sizes
+        if isinstance(job, list):  # hybrid: the reduced original travels with the latent
+            factor = job[1]
+            payloads = [hy.encode_reduced(x, factor) for x in imgs]
+            rec = np.stack([hy.combine(r, p) for r, p in zip(rec, payloads)])
+            nbytes = nbytes + np.array([len(p) for p in payloads])
+            where = {"base": base, "factor": float(factor)}
+        else:
+            gamma = job
+            if gamma > 0:  # the PS payload travels with the prompt; positions from a per-image seed
+                payloads = [ps.encode_swap(x, gamma, seed * 1_000_003 + i) for i, x in enumerate(imgs)]
+                rec = np.stack([ps.apply_swap(r, p) for r, p in zip(rec, payloads)])
+                nbytes = nbytes + np.array([len(p) for p in payloads])
+            where = {"base": base, "gamma": gamma}
+        fid_value = fidlib.fid(ref, fidlib.inception_features(rec))
+        points.append([job, {
+            **where, "bpp": float(np.mean(8.0 * nbytes / pixels)),
+            "prompt_bpp": float(np.mean(8.0 * sizes / pixels)),
+            "normalised_mse": float(np.mean([metrics.normalised_mse(x, y) for x, y in zip(imgs, rec)])),
+            "fid": fid_value, "fid_vs_inverted": metrics.normalised_fid(fid_value, fid_inverted),
+            "n_images": n, "exact": False}])
+    write_row(out / "measured.json", {"base": base, "fid_inverted": fid_inverted, "points": points})
+
+
+def implicit_task(out, images: dict, gnl_sweep: dict, seed: int) -> None:
+    """Implicit prompting on the pan sequences: frame i received iff i % k == 0, the others
+    predicted; rows and set info into out/implicit.json."""
+    import torch
+
+    from gensemcom.agents import implicit as im
+    from gensemcom.analysis import fid as fidlib
+    from gensemcom.config import ImagesConfig
+    from gensemcom.config.generative_network import GnlSweepConfig
+
+    torch.set_num_threads(1)
+    sw = GnlSweepConfig(**gnl_sweep)
+    frames = pan_frames(SimpleNamespace(gnl_sweep=sw, images=ImagesConfig(**images)))
     nf = sw.implicit_frames
     seqs = frames.reshape(-1, nf, *frames.shape[1:])
     ref_frames = fidlib.inception_features(frames)
     fid_inverted_frames = fidlib.fid(ref_frames, fidlib.inception_features(255 - frames))
-    for k in tqdm(sw.implicit_keep_every, desc="gnl sweep: implicit prompting points", mininterval=2):
+    exact = {"normalised_mse": 0.0, "fid": 0.0, "fid_vs_inverted": 0.0, "exact": True}
+    rows = []
+    for k in sw.implicit_keep_every:
         mask = im.keep_every_mask(nf, k)
         rec = np.concatenate([im.implicit_reconstruct(s, mask) for s in seqs])
         held = np.concatenate([im.implicit_reconstruct(s, mask, im.hold) for s in seqs])
@@ -153,17 +215,8 @@ def measure_points(cfg) -> tuple[pd.DataFrame, dict]:
                      "fid": fid_value, "fid_vs_inverted": metrics.normalised_fid(fid_value, fid_inverted_frames),
                      "n_images": len(frames), "exact": False, "fid_set": "pan frames"})
     rows.append({"curve": "implicit", "base": "pan frames", "keep_every": 1.0, "bpp": RAW_BPP, "prompt_bpp": RAW_BPP,
-                 **exact, "normalised_mse_hold": 0.0, "frames_extrapolated": 0.0, "n_images": len(frames),
+                 **exact, "n_images": len(frames), "normalised_mse_hold": 0.0, "frames_extrapolated": 0.0,
                  "fid_set": "pan frames"})
-
-    points = pd.DataFrame(rows)
-    for col in ("gamma", "factor", "keep_every", "normalised_mse_hold", "frames_extrapolated"):
-        points[col] = points[col].astype(float)
-    points["fid_set"] = points["fid_set"].fillna("images")
-    points["scheme"] = np.where(points["curve"].str.startswith("jpeg"), "jpeg", "genai")
-    return points, {"n_images": n, "image_side": h, "fid_inverted": fid_inverted,
-                    "implicit": {"sequences": len(seqs), "frames_per_sequence": nf, "step_px_per_frame": list(sw.implicit_step),
-                                 "n_frames": len(frames), "fid_inverted_frames": fid_inverted_frames},
-                    "fid_caveat": fidlib.SAMPLE_SIZE_CAVEAT}
-
-
+    write_row(out / "implicit.json", {"rows": rows, "info": {
+        "sequences": len(seqs), "frames_per_sequence": nf, "step_px_per_frame": list(sw.implicit_step),
+        "n_frames": len(frames), "fid_inverted_frames": fid_inverted_frames}})
