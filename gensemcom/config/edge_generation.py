@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from gensemcom.constants import MEG_MULTI_ES, MEG_PROTOCOLS, MEG_SINGLE_ES
 
 from .base import Section
+from .engine import EngineConfig
 
 
 class MegComputeConfig(Section):
@@ -43,6 +44,9 @@ class MegSweepConfig(Section):
                                 "SNR (one UE), scored against the input and against a noiseless run (meg.reference).")
     snr_protocols: list[Literal[MEG_PROTOCOLS]] = Field(list(MEG_PROTOCOLS), description="Protocols of the SNR series.")
     snr_num_es: int = Field(2, ge=1, le=8, description="Edge servers in the SNR series.")
+
+    engine: EngineConfig = Field(default_factory=EngineConfig, description="Where the points run: worker processes, each "
+                                 "with its own UE-side and ES-side agents, resumable (docs/campaigns.md).")
 
     @field_validator("ue_counts", "es_counts")
     @classmethod

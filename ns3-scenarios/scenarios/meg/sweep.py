@@ -1,20 +1,24 @@
 """Scenario `meg_sweep`: the `meg` section's run repeated over the series of `meg.sweep`
-(response time vs UEs and vs edge servers, quality vs feature-channel SNR), one ns-3
-simulation after the other in this process."""
+(response time vs UEs and vs edge servers, quality vs feature-channel SNR), each point one
+ns-3 simulation, run as a sweep task (campaign.tasks) on meg.sweep.engine's workers."""
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from gensemcom.analysis import meg_figures, meg_results
 from gensemcom.config import Config, ConfigError, parse_config
+from gensemcom.campaign.store import POINT_FILE
+from gensemcom.campaign.tasks import Task, run_tasks, sweep_folder
 from gensemcom.core import ns3, packet_trace, registry
 from gensemcom.core.agent_set import AgentSet
 from gensemcom.core.records import write_summary
@@ -60,17 +64,6 @@ def sweep_points(cfg) -> list[SweepPoint]:
     return points
 
 
-def _sweep_agents(cfg, points: list[SweepPoint]) -> tuple[dict, dict]:
-    """One agent process for the UE side and one for the ES side, shared by all nodes of that
-    side in every point: the engine calls agents one at a time and the fixed compute model
-    charges simulated time from each op's work, so which process computes changes nothing in
-    the results, and the sweep loads the model twice instead of once per node and point."""
-    most_ues = max(len(p.cfg.meg.ue_distances_m) for p in points)
-    most_ess = max(p.cfg.meg.num_es for p in points)
-    nodes = [f"ue{i}" for i in range(most_ues)] + [f"es{k}" for k in range(most_ess)]
-    return agent_specs(cfg, ["ue", "es"]), {n: n[:2] for n in nodes}
-
-
 def _grid_rows(pt: SweepPoint, engine: MegEngine, requests: pd.DataFrame, refs: dict) -> list[dict]:
     """The first image of ue0 per protocol as delivered (and, once, the input and the noiseless
     reference), PNG-encoded, for the Fig. 5-like grid."""
@@ -89,43 +82,87 @@ def _grid_rows(pt: SweepPoint, engine: MegEngine, requests: pd.DataFrame, refs: 
     return rows
 
 
+# -- a point, as a sweep task (campaign.tasks) in a worker process --------------------------------
+
+_AGENTS: dict[str, AgentSet] = {}   # this worker's UE-side and ES-side agents, by their specs
+
+
+def _worker_agents(cfg, logs: Path) -> AgentSet:
+    """One agent process for the UE side and one for the ES side per worker, shared by every
+    node of that side in every point the worker runs: the engine calls agents one at a time and
+    the fixed compute model charges simulated time from each op's work, so which process
+    computes changes nothing in the results, and the models load once per worker."""
+    specs = agent_specs(cfg, ["ue", "es"])
+    key = json.dumps(specs, sort_keys=True)
+    if key not in _AGENTS:
+        for old in _AGENTS.values():
+            old.stop()
+        _AGENTS.clear()
+        logs.mkdir(parents=True, exist_ok=True)
+        agents = AgentSet(specs, logs, cfg.agents).__enter__()
+        atexit.register(agents.stop)
+        agents.wait_ready()
+        _AGENTS[key] = agents
+    return _AGENTS[key]
+
+
+def point_task(out: Path, config: dict, series: str, x: float) -> None:
+    """One point of the sweep: its packets, messages, requests, overhead (and grid) tables in
+    `out`. The reference (noiseless) run is the point's own."""
+    import torch
+
+    # The metrics' networks on one thread, whatever the worker's share of the cores: their
+    # float sums then add up in the same order with any number of workers (Inception features
+    # differ by ~2e-6 between 1 and 2 threads).
+    torch.set_num_threads(1)
+    pt = SweepPoint(series, x, parse_config(config))
+    cfg = pt.cfg
+    # Agent logs beside the workers' own: the store's logs/ (a point runs in <store>/points/.tmp-*).
+    agents = _worker_agents(cfg, out.parents[1] / "logs" / f"agents-{os.getpid()}")
+    ues, ess = len(cfg.meg.ue_distances_m), cfg.meg.num_es
+    call = bridge_caller({**{f"ue{i}": agents["ue"] for i in range(ues)}, **{f"es{k}": agents["es"] for k in range(ess)}})
+    images = images_of(cfg)
+    engine, sim_end, _, trace = simulate(cfg, ns3.load_ns(), call, images)
+    refs = reference_run(cfg, call, images, engine) if cfg.meg.reference else {}
+    packets = packet_trace.write(trace, out)
+    messages = messages_table(engine)
+    messages.to_parquet(out / "messages.parquet", index=False)
+    req = request_rows(cfg, engine, refs)
+    where = {"series": series, "x": pt.x, "point": pt.label, "ues": ues, "num_es": ess}
+    meg_results.overhead(messages, packets, req).assign(**where).to_parquet(out / "overhead.parquet", index=False)
+    req.assign(**where, simulated_s=sim_end).to_parquet(out / "requests.parquet", index=False)
+    if series == "snr":
+        pd.DataFrame(_grid_rows(pt, engine, req, refs)).to_parquet(out / "grid.parquet", index=False)
+
+
+def _gather_agent_logs(logs: Path, out: Path) -> None:
+    """out/agent-ue.log and agent-es.log: every worker's agent log of that side, one after the other."""
+    for side in ("ue", "es"):
+        parts = [f"== {f.parent.name} ==\n{f.read_text(errors='replace')}"
+                 for f in sorted(logs.glob(f"agents-*/agent-{side}.log"))]
+        (out / f"agent-{side}.log").write_text("\n".join(parts))
+
+
 def run(cfg, out: Path) -> dict:
     t0 = time.perf_counter()
     points = sweep_points(cfg)
-    specs, node_agent = _sweep_agents(cfg, points)
+    tasks = [Task(f"{__name__}:point_task", {"config": json.loads(p.cfg.resolved_json()), "series": p.series,
+                                             "x": p.x}, p.label) for p in points]
+    store = sweep_folder(cfg, "meg_sweep")
+    folders = run_tasks(tasks, store, cfg.meg.sweep.engine, "MEG sweep points (ns-3 runs)")
+    _gather_agent_logs(store / "logs", out)
     requests, overheads, grid = [], [], []
-    ref_cache: dict = {}
     wall: dict[str, float] = {}
-    with AgentSet(specs, out, cfg.agents) as procs:
-        ns = ns3.load_ns()  # overlapped with the agents' start-up
-        procs.wait_ready()
-        wall["agents_ready"] = time.perf_counter() - t0
-        call = bridge_caller({node: procs[agent] for node, agent in node_agent.items()})
-        for pt in tqdm(points, desc="MEG sweep points (ns-3 runs)", unit="point"):
-            t1 = time.perf_counter()
-            point_out = out / "points" / pt.label
-            point_out.mkdir(parents=True)
-            images = images_of(pt.cfg)
-            engine, sim_end, _, trace = simulate(pt.cfg, ns, call, images)
-            refs = {}
-            if pt.cfg.meg.reference:
-                # With the 'closest' pick rule the noiseless run does not depend on the noisy
-                # one (same requests, same rids): one per series is enough.
-                key = pt.series if pt.cfg.meg.pick == "closest" else pt.label
-                if key not in ref_cache:
-                    ref_cache[key] = reference_run(pt.cfg, call, images, engine)
-                refs = ref_cache[key]
-            packets = packet_trace.write(trace, point_out)
-            messages = messages_table(engine)
-            messages.to_parquet(point_out / "messages.parquet", index=False)
-            req = request_rows(pt.cfg, engine, refs)
-            where = {"series": pt.series, "x": pt.x, "point": pt.label, "ues": len(pt.cfg.meg.ue_distances_m),
-                     "num_es": pt.cfg.meg.num_es}
-            overheads.append(meg_results.overhead(messages, packets, req).assign(**where))
-            requests.append(req.assign(**where, simulated_s=sim_end))
-            if pt.series == "snr":
-                grid += _grid_rows(pt, engine, req, refs)
-            wall[pt.label] = time.perf_counter() - t1
+    for pt, folder in zip(points, folders):
+        point_out = out / "points" / pt.label
+        point_out.mkdir(parents=True)
+        for name in ("packets.parquet", "messages.parquet"):
+            shutil.copyfile(folder / name, point_out / name)
+        requests.append(pd.read_parquet(folder / "requests.parquet"))
+        overheads.append(pd.read_parquet(folder / "overhead.parquet"))
+        if (folder / "grid.parquet").exists():
+            grid += pd.read_parquet(folder / "grid.parquet").to_dict("records")
+        wall[pt.label] = json.loads((folder / POINT_FILE).read_text())["wall_s"]
     requests = pd.concat(requests, ignore_index=True)
     overhead = pd.concat(overheads, ignore_index=True)
     response, quality = meg_results.response_table(requests), meg_results.quality_table(requests)
