@@ -80,16 +80,19 @@ def test_frequency_correlation_falls_with_delay_spread():
 
 
 def test_time_correlation_falls_with_speed():
-    """Slots 4 apart (2 ms at mu = 1): Clarke's power correlation J0(2 pi f_d tau)^2 is 0.993 at
-    3 km/h (f_d = 9.7 Hz at 3.5 GHz) and 0.03 at 120 km/h (389 Hz)."""
-    lag, measured = 4, {}
-    for speed in (3, 120):
+    """Power correlation of slots `lag` apart against Clarke's J0(2 pi f_d lag T_slot)^2 (0.5 ms
+    slots at mu = 1, 3.5 GHz): at 3 km/h (f_d = 9.7 Hz) 0.993 at 4 slots and 0.44 at 40; at
+    120 km/h (389 Hz) 0.44 at 1 slot and 0.05 at 4.  Tolerances from seeds 4-6 (a 1 s trace
+    holds only ~10 Doppler periods at 3 km/h, hence 0.1 at 40 slots)."""
+    measured = {}
+    for speed, lags in ((3, {4: 0.01, 40: 0.1}), (120, {1: 0.05, 4: 0.05})):
         power = nf.prb_power("TDL-A", delay_spread_s=100e-9, speed_kmh=speed, seed=4, **LONG)
-        measured[speed] = _corr(power[:-lag].ravel(), power[lag:].ravel())
         f_d = nf.max_doppler_hz(speed, LONG["carrier_hz"])
-        clarke = special.j0(2 * np.pi * f_d * lag * nf.slot_s(LONG["numerology"])) ** 2
-        assert measured[speed] == pytest.approx(clarke, abs=0.01 if speed == 3 else 0.08)
-    assert measured[120] < measured[3] - 0.5
+        for lag, tolerance in lags.items():
+            measured[speed, lag] = _corr(power[:-lag].ravel(), power[lag:].ravel())
+            clarke = special.j0(2 * np.pi * f_d * lag * nf.slot_s(LONG["numerology"])) ** 2
+            assert measured[speed, lag] == pytest.approx(clarke, abs=tolerance), (speed, lag)
+    assert measured[120, 4] < measured[3, 4] - 0.5
 
 
 def test_static_at_zero_speed():
