@@ -4,6 +4,8 @@ profiles and Clarke's J0, the static channel at 0 km/h, LoS vs NLoS fades, seedi
 under build/nr/fading (a hit never calls Sionna) and one-line errors for bad arguments."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -167,6 +169,16 @@ def test_cache(tmp_path, monkeypatch):
     assert nf.cache_path("TDL-C", **SMALL, normalise=False, cache_dir=tmp_path) != path
     assert nf.cache_path("TDL-A", **SMALL, cache_dir=tmp_path) != path
     assert nf.cache_path("C", **SMALL, cache_dir=tmp_path) == path
+
+
+def test_cache_hit_imports_neither_torch_nor_sionna(tmp_path):
+    info = nf.ensure_prb_gains("TDL-A", **SMALL, cache_dir=tmp_path)
+    code = ("import sys; from gensemcom.channels import nr_fading as nf; "
+            f"info = nf.ensure_prb_gains('TDL-A', **{SMALL!r}, cache_dir={str(tmp_path)!r}); "
+            "gains = nf.load_prb_gains(info['path']); "
+            "print(info['path'], gains.shape, 'torch' in sys.modules, 'sionna' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [info["path"], "(40,", "8)", "False", "False"]
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):
