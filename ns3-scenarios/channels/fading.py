@@ -151,6 +151,13 @@ def write_ns3_trace(trace_db: np.ndarray, path) -> None:
     np.savetxt(path, trace_db, fmt="%.4f", delimiter=" ")
 
 
+def cache_digest(key: dict) -> str:
+    """12 hex digits of the SHA-256 of ``key`` as sorted JSON: the part of a cache file's name
+    that changes whenever any input (or a generator's version) does.  Shared with
+    ``nr_fading``."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def ensure_fading_trace(cache_dir, profile, speed_kmh, n_rb, duration_s, seed,
                         carrier_hz=2.12e9) -> dict:
     """Return ns-3 attributes for a cached trace, generating it if missing.
@@ -162,13 +169,12 @@ def ensure_fading_trace(cache_dir, profile, speed_kmh, n_rb, duration_s, seed,
     """
     _check_args(profile, speed_kmh, n_rb, duration_s, carrier_hz, NS3_SAMPLE_S)
     n_samples = int(round(duration_s / NS3_SAMPLE_S))
-    key = json.dumps({
+    digest = cache_digest({
         "version": _FORMAT_VERSION, "profile": profile, "taps": PROFILES[profile],
         "speed_kmh": float(speed_kmh), "n_rb": int(n_rb),
         "n_samples": n_samples, "seed": int(seed),
         "carrier_hz": float(carrier_hz),
-    }, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    })
     cache_dir = Path(cache_dir)
     path = cache_dir / (f"fading_{profile}_{speed_kmh:g}kmh_{n_rb}rb_"
                         f"{n_samples}ms_seed{seed}_{digest}.fad")
