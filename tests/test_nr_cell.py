@@ -76,6 +76,7 @@ def _tbs(df, downlink=None):
 
 # --- TB sizes ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table", [1, 2])
 def test_every_tb_size_equals_sionna(ns, table):
     """Every TB of a run (all MCS of the table on fixed-MCS UEs, DL and UL, TDD so that slots of
@@ -160,7 +161,6 @@ def test_tb_error_rate_at_fixed_sinr_matches_sionna(ns, table):
 
 # --- link adaptation and HARQ under fading ----------------------------------------------------
 
-@pytest.mark.slow
 def test_link_adaptation_and_harq_under_fading(ns):
     """Fading, OLLA on, both directions, 4 full-buffer UEs at different distances: first-
     transmission BLER 10 % +- 3 % (all TBs and each UE), residual BLER after HARQ < 1e-3, every failed TB retransmitted until the last
@@ -299,6 +299,51 @@ def test_rlc_am_resends_and_um_drops(ns):
     assert st["sdusDropped"] == 100 - received["um"]
     assert st["rlcRetxSegments"] > 0
     assert st["sdusDelivered"] == received["am"] + received["um"]
+
+
+def test_semantic_units_flow_both_ways_and_reach_the_packet_trace(ns):
+    """SemanticApps on a UE and the gNB: units of a prompt (AM) and a conditioning stream (UM)
+    go UE -> gNB and gNB -> UE intact; the packet trace holds the apps' rows and the cell's TB
+    rows (the NR columns filled on those only)."""
+    trace = ns3.reset(ns, 2)
+    spec = nr.CellSpec(numerology=1, n_prb=24, duplex="DDDSU")
+    spec.ues = [nr.UeSpec(distance_m=120.0), nr.UeSpec(distance_m=200.0)]
+    net = nr.build_cell(ns, spec, seed=2, trace=trace)
+    kw = {"segment_bytes": 1000, "rate": int(1e9), "unit_timeout_s": 5.0, "trace": trace}
+    port = spec.stream_port_base
+    ue_app = ns3.install_semantic_app(ns, net.nodes["ue0"], "ue0", listen_port=port, num_ports=2, **kw)
+    gnb_app = ns3.install_semantic_app(ns, net.nodes["gnb"], "gnb", listen_port=port, num_ports=2, **kw)
+    rng = np.random.default_rng(0)
+    data = {sid: bytes(rng.integers(0, 256, n, dtype=np.uint8)) for sid, n in ((0, 300), (1, 4000))}
+    for unit in range(10):
+        for sid, payload in data.items():
+            ue_app.SendStream(ns.Seconds(0.01 + 0.02 * unit), net.addresses["gnb"], port + sid, unit, sid, 2,
+                              payload)
+            gnb_app.SendStream(ns.Seconds(0.015 + 0.02 * unit), net.addresses["ue0"], port + sid, 100 + unit,
+                               sid, 2, payload)
+    ns.Simulator.Stop(ns.Seconds(1.0))
+    ns3.run()
+    df = packet_trace.table(trace)
+    ul, dl = net.stats(False), net.stats(True)
+    ns.Simulator.Destroy()
+    units = df[df.event == "unit_rx"]
+    assert sorted(units[units.node == "gnb"].unit) == list(range(10))
+    assert sorted(units[units.node == "ue0"].unit) == list(range(100, 110))
+    assert (units.ok == 1).all()
+    for st in (ul, dl):
+        assert st["sdusDropped"] == 0 and st["sdusDelivered"] == st["sdusEnqueued"] > 20
+    tbs = _tbs(df)
+    assert set(tbs.node) == {"gnb"} and set(tbs.rnti) == {1}
+    assert (tbs[["slot", "prb", "sym", "tbs"]] > 0).all().all() and tbs.sinr_db.notna().all()
+    other = df[~df.event.isin(["phy_dl_tb", "phy_ul_tb"])]
+    assert len(other) > 0 and (other[["slot", "prb", "sym", "tbs"]] == -1).all().all()
+    assert other.sinr_db.isna().all()
+
+
+def test_trace_without_nr_keeps_its_columns(ns):
+    trace = packet_trace.create(ns)
+    assert list(packet_trace.table(trace).columns) == [
+        "time_s", "node", "event", "unit", "stream", "seq", "bytes", "mcs", "rv", "ndi", "ok", "rnti"]
 
 
 # --- determinism and errors ------------------------------------------------------------------

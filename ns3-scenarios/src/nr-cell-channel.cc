@@ -245,7 +245,6 @@ NrCellChannel::~NrCellChannel()
 void
 NrCellChannel::Validate() const
 {
-    auto* self = const_cast<NrCellChannel*>(this);
     if (m_numerology > 3)
     {
         Fail("Numerology " + std::to_string(m_numerology) + " is not one of 0, 1, 2, 3");
@@ -257,12 +256,7 @@ NrCellChannel::Validate() const
              std::to_string(MaxPrb(m_numerology)) + " (38.101 maximum at " + std::to_string(scs) +
              " kHz SCS)");
     }
-    std::vector<char> types;
-    if (m_pattern == "FDD")
-    {
-        types.push_back('F');
-    }
-    else
+    if (m_pattern != "FDD")
     {
         if (m_pattern.empty())
         {
@@ -275,7 +269,6 @@ NrCellChannel::Validate() const
                 Fail(std::string("TddPattern \"") + m_pattern + "\": unknown slot symbol '" + c +
                      "' (D, U or S)");
             }
-            types.push_back(c);
         }
     }
     if (m_sDlSymbols + m_sGuardSymbols + m_sUlSymbols != NrPhyAbstraction::SYMBOLS_PER_SLOT)
@@ -341,9 +334,6 @@ NrCellChannel::Validate() const
         Fail("FixedMcs " + std::to_string(m_fixedMcs) + " is not in MCS table " +
              std::to_string(m_mcsTable));
     }
-    self->m_slotTypes = types;
-    self->m_slotDuration = NanoSeconds(1000000 >> m_numerology);
-    self->m_valid = true;
 }
 
 void
@@ -487,21 +477,13 @@ NrCellChannel::SetFullBuffer(uint32_t ue, bool downlink, bool on)
 Time
 NrCellChannel::GetSlotDuration() const
 {
-    if (!m_valid)
-    {
-        Validate();
-    }
-    return m_slotDuration;
+    return NanoSeconds(1000000 >> std::min(m_numerology, 3u));
 }
 
 char
 NrCellChannel::GetSlotType(uint64_t slot) const
 {
-    if (!m_valid)
-    {
-        Validate();
-    }
-    return m_slotTypes[slot % m_slotTypes.size()];
+    return m_pattern == "FDD" || m_pattern.empty() ? 'F' : m_pattern[slot % m_pattern.size()];
 }
 
 uint32_t
@@ -621,25 +603,32 @@ NrCellChannel::Enqueue(uint32_t ue,
     return true;
 }
 
-double
-NrCellChannel::PrbSinrLinear(const Ue& u,
-                             bool downlink,
-                             uint64_t slot,
-                             uint32_t prb,
-                             uint32_t nPrbUl) const
+void
+NrCellChannel::PrbSinrs(const Ue& u,
+                        bool downlink,
+                        uint64_t slot,
+                        uint32_t firstPrb,
+                        uint32_t nPrb,
+                        uint32_t nPrbUl,
+                        std::vector<double>& out) const
 {
     const double prbHz = 12.0 * 15e3 * double(1u << m_numerology);
     const double noise = m_noiseDbmHz + 10.0 * std::log10(prbHz) +
                          (downlink ? m_ueNoiseFigureDb : m_gnbNoiseFigureDb);
     const double tx = downlink ? m_gnbPowerDbm - 10.0 * std::log10(double(m_numPrb))
                                : m_uePowerDbm - 10.0 * std::log10(double(std::max(1u, nPrbUl)));
-    double fading = 0.0;
-    if (u.fadingSlots > 0)
+    const double meanDb = tx - u.pathLossDb - noise;
+    out.resize(nPrb);
+    if (u.fadingSlots == 0)
     {
-        const uint64_t row = (slot + u.fadingStart) % u.fadingSlots;
-        fading = u.fading[row * m_numPrb + prb];
+        std::fill(out.begin(), out.end(), std::pow(10.0, meanDb / 10.0));
+        return;
     }
-    return std::pow(10.0, (tx - u.pathLossDb + fading - noise) / 10.0);
+    const float* row = &u.fading[((slot + u.fadingStart) % u.fadingSlots) * m_numPrb];
+    for (uint32_t i = 0; i < nPrb; ++i)
+    {
+        out[i] = std::pow(10.0, (meanDb + row[(firstPrb + i) % m_numPrb]) / 10.0);
+    }
 }
 
 double
@@ -650,7 +639,9 @@ NrCellChannel::GetPrbSinrDb(uint32_t ue, bool downlink, uint64_t slot, uint32_t 
     {
         Fail("GetPrbSinrDb: no UE " + std::to_string(ue) + " or PRB " + std::to_string(prb));
     }
-    return 10.0 * std::log10(PrbSinrLinear(m_ues[ue], downlink, slot, prb, nPrbUl));
+    std::vector<double> sinr;
+    PrbSinrs(m_ues[ue], downlink, slot, prb, 1, nPrbUl, sinr);
+    return 10.0 * std::log10(sinr[0]);
 }
 
 uint64_t
@@ -715,7 +706,9 @@ NrCellChannel::Wake()
     if (!m_valid)
     {
         Validate();
+        m_valid = true;
     }
+    m_slotDuration = GetSlotDuration();
     const int64_t step = m_slotDuration.GetTimeStep();
     const int64_t now = Simulator::Now().GetTimeStep();
     int64_t next = (now + step - 1) / step; // the next slot boundary (now, if on one)
@@ -793,13 +786,9 @@ NrCellChannel::SelectMcs(uint32_t ue, bool downlink, uint32_t nPrbRef, uint32_t 
     // Inner loop: wideband CSI of CsiDelaySlots ago, EESM with each candidate's beta, plus the
     // outer-loop offset; the highest MCS whose TB BLER stays at or under the target.
     const uint64_t csiSlot = m_slot >= m_csiDelay ? m_slot - m_csiDelay : 0;
-    std::vector<double> csi(m_numPrb);
-    bool flat = true;
-    for (uint32_t prb = 0; prb < m_numPrb; ++prb)
-    {
-        csi[prb] = PrbSinrLinear(u, downlink, csiSlot, prb, nPrbRef);
-        flat = flat && csi[prb] == csi[0];
-    }
+    std::vector<double> csi;
+    PrbSinrs(u, downlink, csiSlot, 0, m_numPrb, nPrbRef, csi);
+    const bool flat = u.fadingSlots == 0;
     const double offset = u.dir[downlink].ollaDb;
     auto bler = [&](uint32_t mcs) {
         const double eff = flat ? std::clamp(csi[0], 1e-3, 1e3)
@@ -859,35 +848,15 @@ NrCellChannel::Schedule(bool downlink, uint32_t nSymbols)
             fresh.push_back(Candidate{ue, -1, 0, 0, 0.0});
         }
     }
-    const uint32_t nRef =
-        fresh.empty() ? m_numPrb : std::max<uint32_t>(1, (m_numPrb + fresh.size() - 1) / fresh.size());
-    for (Candidate& c : fresh)
-    {
-        c.mcs = SelectMcs(c.ue, downlink, nRef, nSymbols);
-    }
     // Order: round robin = least recently served first; proportional fair = highest ratio of
     // the rate it could get now to its average served rate.
     const bool pf = m_scheduler == "pf";
-    auto metric = [&](const Candidate& c) {
-        const Direction& d = m_ues[c.ue].dir[downlink];
-        if (!pf)
-        {
-            return -double(d.lastServed);
-        }
-        const double rate =
-            m_phy->TbSize(kPhyChannel, m_mcsTable, c.mcs, nRef, nSymbols, m_dmrsRe, m_xOverhead);
-        return rate / std::max(d.avgBits, 1e-9);
-    };
-    for (auto* list : {&retx, &fresh})
+    for (Candidate& c : retx)
     {
-        for (Candidate& c : *list)
-        {
-            c.metric = metric(c);
-        }
-        std::stable_sort(list->begin(), list->end(), [](const Candidate& a, const Candidate& b) {
-            return a.metric > b.metric;
-        });
+        c.metric = -double(m_ues[c.ue].dir[downlink].lastServed);
     }
+    auto byMetric = [](const Candidate& a, const Candidate& b) { return a.metric > b.metric; };
+    std::stable_sort(retx.begin(), retx.end(), byMetric);
     uint32_t nextPrb = 0;
     uint32_t left = m_numPrb;
     uint32_t scheduled = 0;
@@ -903,9 +872,39 @@ NrCellChannel::Schedule(bool downlink, uint32_t nSymbols)
             ++scheduled;
         }
     }
-    if (fresh.size() > m_maxUesPerSlot - scheduled)
+    const std::size_t room = left > 0 ? std::min<std::size_t>(m_maxUesPerSlot - scheduled, left) : 0;
+    const std::size_t nNew = std::min(fresh.size(), room);
+    const uint32_t nRef = nNew > 0 ? std::max<uint32_t>(1, (left + nNew - 1) / nNew) : 1;
+    if (!pf)
     {
-        fresh.resize(m_maxUesPerSlot - scheduled);
+        // Round robin: the order does not depend on the MCS, so only the chosen get one.
+        for (Candidate& c : fresh)
+        {
+            c.metric = -double(m_ues[c.ue].dir[downlink].lastServed);
+        }
+        std::stable_sort(fresh.begin(), fresh.end(), byMetric);
+        fresh.resize(nNew);
+        for (Candidate& c : fresh)
+        {
+            c.mcs = SelectMcs(c.ue, downlink, nRef, nSymbols);
+        }
+    }
+    else
+    {
+        for (Candidate& c : fresh)
+        {
+            c.mcs = SelectMcs(c.ue, downlink, nRef, nSymbols);
+            const double rate = m_phy->TbSize(kPhyChannel,
+                                              m_mcsTable,
+                                              c.mcs,
+                                              nRef,
+                                              nSymbols,
+                                              m_dmrsRe,
+                                              m_xOverhead);
+            c.metric = rate / std::max(m_ues[c.ue].dir[downlink].avgBits, 1e-9);
+        }
+        std::stable_sort(fresh.begin(), fresh.end(), byMetric);
+        fresh.resize(nNew);
     }
     // PRBs: a fair share each in order (no more than the buffer needs), then what is left to
     // those that need more, in the same order.
@@ -1001,11 +1000,8 @@ NrCellChannel::Transmit(uint32_t ue, bool downlink, uint32_t harqId, uint32_t fi
     Direction& d = u.dir[downlink];
     Harq& p = d.harq[harqId];
     Tb& tb = p.tb;
-    std::vector<double> sinr(tb.nPrb);
-    for (uint32_t i = 0; i < tb.nPrb; ++i)
-    {
-        sinr[i] = PrbSinrLinear(u, downlink, m_slot, (firstPrb + i) % m_numPrb, tb.nPrb);
-    }
+    std::vector<double> sinr;
+    PrbSinrs(u, downlink, m_slot, firstPrb, tb.nPrb, tb.nPrb, sinr);
     tb.sumEffSinr += m_phy->EffectiveSinr(m_mcsTable, tb.mcs, sinr);
     const uint32_t round = tb.transmissions++;
     const double effDb = 10.0 * std::log10(tb.sumEffSinr);

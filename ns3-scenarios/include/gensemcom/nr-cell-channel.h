@@ -210,8 +210,14 @@ class NrCellChannel : public Channel
     void Feedback(uint32_t ue, bool downlink, uint32_t harqId);
     void Deliver(uint32_t ue, bool downlink, uint32_t harqId);
     uint32_t SelectMcs(uint32_t ue, bool downlink, uint32_t nPrbRef, uint32_t nSymbols) const;
-    double PrbSinrLinear(const Ue& u, bool downlink, uint64_t slot, uint32_t prb, uint32_t nPrbUl)
-        const;
+    /// Linear SINRs of PRBs firstPrb .. + nPrb - 1 (mod NumPrb) of a UE in a slot.
+    void PrbSinrs(const Ue& u,
+                  bool downlink,
+                  uint64_t slot,
+                  uint32_t firstPrb,
+                  uint32_t nPrb,
+                  uint32_t nPrbUl,
+                  std::vector<double>& out) const;
     uint64_t BufferBytes(const Ue& u, bool downlink) const;
     NrRlcEntity& Entity(uint32_t ue, bool downlink, uint32_t stream);
     int32_t FreeHarq(const Direction& d) const;
@@ -253,10 +259,9 @@ class NrCellChannel : public Channel
     Ptr<NrPhyAbstraction> m_phy;
     Ptr<NrNetDevice> m_gnb;
     std::vector<Ue> m_ues;
-    std::vector<char> m_slotTypes; ///< the TDD pattern ('F' for FDD)
     Time m_slotDuration;
     bool m_running{false};
-    bool m_valid{false};
+    bool m_valid{false}; ///< Validate() passed (checked on the first packet)
     uint64_t m_slot{0};
     int64_t m_lastSlotDone{-1};
     EventId m_event;
