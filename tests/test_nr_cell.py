@@ -159,6 +159,36 @@ def test_tb_error_rate_at_fixed_sinr_matches_sionna(ns, table):
     assert not bad, f"outside the 99 % interval (mcs, dB, failed, TBs, Sionna TBLER): {bad}"
 
 
+def test_harq_chase_combining_at_fixed_sinr(ns):
+    """Fixed MCS and a SINR where one transmission nearly always fails: round k of a TB is reported at
+    SINR + 10 log10(k + 1) dB (the sum of k + 1 equal effective SINRs), fails at the rate of
+    the TB BLER there, and the TBs that fail all four times are the residual losses."""
+    from scipy.stats import binomtest
+
+    phy = _phy(ns)
+    dl = ns.cppyy.gbl.ns3.NrPhyChannel.PDSCH
+    mcs, n_prb = 15, 10
+    tbs = phy.TbSize(dl, 1, mcs, n_prb, 13, 12)
+    # one transmission nearly always fails; three combined fail about half the time
+    sinr = min(np.arange(-5, 25, 0.1) - 10 * np.log10(3),
+               key=lambda x: abs(phy.TbBler(dl, 1, mcs, tbs, float(x + 10 * np.log10(3))) - 0.5))
+    spec = nr.CellSpec(numerology=2, n_prb=n_prb, fixed_mcs=mcs, harq_max_tx=4)
+    spec.ues = [nr.UeSpec(pathloss_db=nr.pathloss_for_sinr(spec, float(sinr)))]
+    df, stats, _ = run_cell(ns, spec, 2.0, full_buffer=[(0, True)])
+    ev = _tbs(df, True)
+    assert (ev.tbs == tbs).all()
+    for k in range(4):
+        rows = ev[ev.rv == k]
+        combined = float(sinr) + 10 * np.log10(k + 1)
+        assert np.allclose(rows.sinr_db, combined, atol=1e-3), k
+        p = phy.TbBler(dl, 1, mcs, tbs, combined)
+        assert len(rows) > 50
+        assert binomtest(int((rows.ok == 0).sum()), len(rows), p).pvalue > 0.01, (k, p)
+    assert p < 0.5  # combining helps: the fourth transmission mostly succeeds
+    last_failed = int(((ev.rv == 3) & (ev.ok == 0)).sum())
+    assert last_failed - 16 <= stats[True]["residualLosses"] <= last_failed
+
+
 # --- link adaptation and HARQ under fading ----------------------------------------------------
 
 def test_link_adaptation_and_harq_under_fading(ns):
