@@ -76,7 +76,8 @@ class CellSpec:
     csi_delay_slots: int = 4
     harq_max_tx: int = 4
     harq_processes: int = 16
-    harq_feedback_slots: int = 4
+    harq_feedback_slots: int = 4       # DL: PDSCH -> ACK/NACK at the gNB (K1)
+    ul_harq_feedback_slots: int = 4    # UL: PUSCH -> the slot a retransmission may use (K2)
     gnb_tx_power_dbm: float = 43.0
     ue_tx_power_dbm: float = 23.0
     gnb_noise_figure_db: float = 5.0
@@ -257,6 +258,7 @@ def build_cell(ns, cell, seed: int, trace=None, stream_base: int = 4000, table_f
             ("HarqMaxTx", ns.UintegerValue(spec.harq_max_tx)),
             ("HarqProcesses", ns.UintegerValue(spec.harq_processes)),
             ("HarqFeedbackSlots", ns.UintegerValue(spec.harq_feedback_slots)),
+            ("UlHarqFeedbackSlots", ns.UintegerValue(spec.ul_harq_feedback_slots)),
             ("GnbTxPowerDbm", ns.DoubleValue(spec.gnb_tx_power_dbm)),
             ("UeTxPowerDbm", ns.DoubleValue(spec.ue_tx_power_dbm)),
             ("GnbNoiseFigureDb", ns.DoubleValue(spec.gnb_noise_figure_db)),

@@ -152,11 +152,16 @@ NrCellChannel::GetTypeId()
                           MakeUintegerAccessor(&NrCellChannel::m_harqProcesses),
                           MakeUintegerChecker<uint32_t>())
             .AddAttribute("HarqFeedbackSlots",
-                          "Slots from a transmission to its ACK/NACK at the scheduler (K1 for "
-                          "DL; for UL the gNB's decoding and the next grant); a "
+                          "DL: slots from a PDSCH to its ACK/NACK at the gNB (K1); a "
                           "retransmission comes at the earliest then.",
                           UintegerValue(4),
                           MakeUintegerAccessor(&NrCellChannel::m_harqFeedback),
+                          MakeUintegerChecker<uint32_t>())
+            .AddAttribute("UlHarqFeedbackSlots",
+                          "UL: slots from a PUSCH to the slot its retransmission may use "
+                          "(the gNB's decoding and the new grant, K2).",
+                          UintegerValue(4),
+                          MakeUintegerAccessor(&NrCellChannel::m_ulHarqFeedback),
                           MakeUintegerChecker<uint32_t>())
             .AddAttribute("GnbTxPowerDbm",
                           "gNB transmit power over the whole band, spread evenly over PRBs.",
@@ -316,6 +321,10 @@ NrCellChannel::Validate() const
     if (m_harqFeedback < 1)
     {
         Fail("HarqFeedbackSlots must be at least 1");
+    }
+    if (m_ulHarqFeedback < 1)
+    {
+        Fail("UlHarqFeedbackSlots must be at least 1");
     }
     if (m_maxUesPerSlot < 1)
     {
@@ -1012,7 +1021,7 @@ NrCellChannel::Transmit(uint32_t ue, bool downlink, uint32_t harqId, uint32_t fi
     p.lastOk = ok;
     p.needsRetx = false;
     p.awaiting = true;
-    p.feedbackSlot = m_slot + m_harqFeedback;
+    p.feedbackSlot = m_slot + (downlink ? m_harqFeedback : m_ulHarqFeedback);
     NrDirectionStats& st = d.stats;
     ++st.tbs;
     if (round == 0)

@@ -68,7 +68,7 @@ struct NrDirectionStats
  * A cell: a gNB device, UE devices, the frame (numerology mu: 14-symbol slots of 1/2^mu ms,
  * SCS 15 * 2^mu kHz; FDD, or a TDD pattern of D, U and S slots) and per slot:
  *  1. TBs decoded in the previous slot are delivered to RLC (their segments reassembled);
- *  2. HARQ feedback due now (HarqFeedbackSlots after the transmission) frees the process
+ *  2. HARQ feedback due now ((Ul)HarqFeedbackSlots after the transmission) frees the process
  *     (ACK) or marks it for retransmission (NACK), and moves the OLLA offset; a NACK of the
  *     last transmission is a residual loss (RLC AM resends the segments, UM drops the SDUs);
  *  3. DL and UL scheduling (round robin or proportional fair, one TB per UE and direction,
@@ -243,6 +243,7 @@ class NrCellChannel : public Channel
     uint32_t m_harqMaxTx{4};
     uint32_t m_harqProcesses{16};
     uint32_t m_harqFeedback{4};
+    uint32_t m_ulHarqFeedback{4};
     double m_gnbPowerDbm{43.0};
     double m_uePowerDbm{23.0};
     double m_gnbNoiseFigureDb{5.0};
