@@ -8,6 +8,12 @@ packets; the default rates overload the cell, so it is full-buffer-ish) or RLC f
 Prints the wall time of the build and of the run, TBs per second of wall time, cell
 throughput per direction, first-transmission and residual BLER and the mean packet delay.
 Run it from a small directory (ns-3's loader globs the working directory for libraries).
+
+    .venv/bin/python bench/nr_cell.py --checks
+
+prints instead the numbers docs/nr.md quotes, from the configurations of tests/test_nr_cell.py:
+link adaptation under fading (4 UEs), full-buffer peak rate (FDD, DDDSU) and the one-way delay
+of a small UDP packet at mu = 0..3.
 """
 
 from __future__ import annotations
@@ -35,6 +41,70 @@ def rayleigh_trace(rng, n_slots: int, n_prb: int, rho: float = 0.995) -> np.ndar
     return (10 * np.log10(np.abs(freq) ** 2)).astype(np.float32)
 
 
+def _run(ns, spec, seconds, seed=1, full_buffer=(), fading=None, setup=None):
+    trace = ns3.reset(ns, seed)
+    net = nr.build_cell(ns, spec, seed, trace=trace)
+    for ue, downlink in full_buffer:
+        net.cell.SetFullBuffer(ue, downlink, True)
+    for ue, gains in (fading or {}).items():
+        net.set_fading(ue, gains)
+    if setup:
+        setup(net)
+    ns.Simulator.Stop(ns.Seconds(seconds))
+    t = time.perf_counter()
+    ns3.run()
+    wall = time.perf_counter() - t
+    stats = {dl: net.stats(dl) for dl in (True, False)}
+    stats["ue"] = {(u, dl): net.stats(dl, u) for u in range(len(net.ue_names)) for dl in (True, False)}
+    packets = packet_trace.table(trace)
+    ns.Simulator.Destroy()
+    return stats, packets, wall
+
+
+def checks(ns) -> None:
+    rng = np.random.default_rng(10)
+    n_prb, n_slots = 51, 4000
+    spec = {"numerology": 1, "n_prb": n_prb, "ues": [{"distance_m": d} for d in (150, 190, 230, 270)]}
+    fading = {u: rayleigh_trace(rng, n_slots, n_prb) for u in range(4)}
+    stats, packets, wall = _run(ns, spec, 2.0, full_buffer=[(u, dl) for u in range(4) for dl in (True, False)],
+                                fading=fading)
+    print(f"fading, OLLA, mu=1, 51 PRBs FDD, 4 full-buffer UEs at 150-270 m UMi, 2 s ({wall:.2f} s wall):")
+    for dl in (True, False):
+        st = stats[dl]
+        per_ue = ", ".join(f"{stats['ue'][u, dl]['first_tx_bler']:.3f}" for u in range(4))
+        print(f"  {'DL' if dl else 'UL'}: first-tx BLER {st['first_tx_bler']:.3f} (UEs {per_ue}), residual "
+              f"{st['residualLosses']}/{st['firstTx']}, {st['tbBitsOk'] / 2e6:.1f} Mbit/s")
+    for duplex in ("FDD", "DDDSU"):
+        spec = nr.CellSpec(numerology=1, n_prb=106, duplex=duplex, mcs_table=2)
+        spec.ues = [nr.UeSpec(pathloss_db=nr.pathloss_for_sinr(spec, 40.0))]
+        stats, packets, _ = _run(ns, spec, 0.5, full_buffer=[(0, True)])
+        ev = packets[packets.event == "phy_dl_tb"]
+        print(f"peak DL, one UE at 40 dB, 106 PRBs at 30 kHz, MCS table 2, {duplex}: "
+              f"{stats[True]['tbBitsOk'] / 0.5e6:.1f} Mbit/s (MCS {ev.mcs.mode()[0]}, first-tx BLER "
+              f"{stats[True]['first_tx_bler']:.4f})")
+    for mu in range(4):
+        spec = nr.CellSpec(numerology=mu, n_prb=24)
+        spec.ues = [nr.UeSpec(pathloss_db=nr.pathloss_for_sinr(spec, 30.0))]
+
+        def setup(net):
+            for src, dst, port, start in (("gnb", "ue0", 7000, 0.0101), ("ue0", "gnb", 7001, 0.0153)):
+                server = ns.UdpServerHelper(port)
+                apps = server.Install(net.nodes[dst])
+                client = ns.UdpClientHelper(net.addresses[dst].ConvertTo(), port)
+                client.SetAttribute("MaxPackets", ns.UintegerValue(40))
+                client.SetAttribute("Interval", ns.TimeValue(ns.Seconds(0.01037)))
+                client.SetAttribute("PacketSize", ns.UintegerValue(60))
+                capps = client.Install(net.nodes[src])
+                capps.Start(ns.Seconds(start))
+                net.keep += [server, apps, client, capps]
+
+        stats, _, _ = _run(ns, spec, 1.0, setup=setup)
+        slot_ms = 1.0 / 2 ** mu
+        dl, ul = (stats[d]["mean_delay_s"] * 1e3 for d in (True, False))
+        print(f"one-way delay, 60-byte UDP, FDD at 30 dB, mu={mu} (slot {slot_ms} ms): DL {dl:.3f} ms "
+              f"({dl / slot_ms:.2f} slots), UL {ul:.3f} ms ({ul / slot_ms:.2f} slots)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ues", type=int, default=50)
@@ -46,11 +116,15 @@ def main() -> None:
     ap.add_argument("--dl-mbps", type=float, default=4.0, help="UDP rate per UE, DL")
     ap.add_argument("--ul-mbps", type=float, default=1.0, help="UDP rate per UE, UL")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--checks", action="store_true", help="print the numbers docs/nr.md quotes")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     ns = ns3.load_ns()
     t_load = time.perf_counter() - t0
+    if args.checks:
+        checks(ns)
+        return
     rng = np.random.default_rng(args.seed)
     spec = nr.CellSpec(numerology=1, n_prb=args.n_prb, duplex=args.duplex, scheduler=args.scheduler,
                        ues=[nr.UeSpec(distance_m=float(d)) for d in rng.uniform(30, 300, args.ues)])
