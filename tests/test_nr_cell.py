@@ -419,6 +419,7 @@ def test_same_seed_same_trace(ns):
     ("scheduler", "maxmin", "scheduler"),
     ("stream_rlc_mode", "TM", "stream_rlc_mode"),
     ("bler_target", 1.5, "bler_target"),
+    ("fixed_mcs", 29, "fixed_mcs"),
 ])
 def test_bad_specs_are_one_line_errors(ns, field, value, words):
     spec = {"numerology": 2, field: value} if field != "numerology" else {field: value}
@@ -438,13 +439,19 @@ def test_cpp_errors_are_one_line(ns):
     ns3.reset(ns, 1)
     net = nr.build_cell(ns, {"n_prb": 24, "ues": [{}, {}]}, seed=1)
     cell = net.cell
-    for bad in (lambda: net.set_fading(0, np.zeros((10, 25))),
-                lambda: cell.SetUeFixedMcs(1, 29),
-                lambda: cell.SetPathLossDb(5, 80.0)):
-        with pytest.raises(Exception) as e:
+    for bad, match in ((lambda: net.set_fading(0, np.zeros((10, 25))), "nPrb 25 is not the cell's NumPrb 24"),
+                       (lambda: cell.SetUeFixedMcs(1, 29), "MCS 29 is not in MCS table 1"),
+                       (lambda: cell.SetPathLossDb(5, 80.0), "no UE 5"),
+                       (lambda: cell.SetAttribute("TddPattern", ns.StringValue("DDQ")) or cell.Validate(),
+                        "TddPattern \"DDQ\": unknown slot symbol 'Q'"),
+                       (lambda: cell.SetAttribute("NumPrb", ns.UintegerValue(300)) or cell.Validate(),
+                        "NumPrb 300 is outside 1..273")):
+        with pytest.raises(ns.cppyy.gbl.std.invalid_argument) as e:
             bad()
-        assert "NrCellChannel" in str(e.value)
-    cell.SetAttribute("TddPattern", ns.StringValue("DDQ"))
-    with pytest.raises(Exception, match="unknown slot symbol 'Q'"):
-        cell.Validate()
+        what = e.value.what()
+        assert "\n" not in what and what.startswith("NrCellChannel: ") and match in what, what
+    ns.Simulator.Destroy()
+    # Validate's errors come out of build_cell as one-line ValueErrors too
+    with pytest.raises(ValueError, match="^nr cell: NrCellChannel: CtrlSymbols 4 is above 3$"):
+        nr.build_cell(ns, {"ctrl_symbols": 4}, seed=1)
     ns.Simulator.Destroy()

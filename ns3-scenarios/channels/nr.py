@@ -30,6 +30,7 @@ NUMEROLOGIES = (0, 1, 2, 3)
 # 38.101-1 Table 5.3.2-1 (FR1: 15 kHz up to 50 MHz, 30 kHz up to 100 MHz) and 38.101-2
 # Table 5.3.2-1 (FR2: 60 kHz up to 200 MHz, 120 kHz up to 400 MHz): PRBs of the widest band.
 MAX_PRB = {0: 270, 1: 273, 2: 264, 3: 264}
+MAX_MCS = {1: 28, 2: 27}  # 38.214 Tables 5.1.3.1-1 and -2
 SCHEDULERS = ("rr", "pf")
 RLC_MODES = ("AM", "UM")
 PATHLOSS_MODELS = ("umi", "uma", "log_distance")
@@ -138,6 +139,14 @@ def as_spec(cell) -> CellSpec:
         _fail("s_slot_dl_symbols", "S slot DL + guard + UL symbols must be 14")
     if spec.mcs_table not in (1, 2):
         _fail("mcs_table", f"{spec.mcs_table!r} is not 1 or 2")
+    top_mcs = MAX_MCS[spec.mcs_table]
+    if not -1 <= spec.fixed_mcs <= top_mcs:
+        _fail("fixed_mcs", f"{spec.fixed_mcs!r} is not -1 (link adaptation) or an MCS of table "
+                           f"{spec.mcs_table} (0..{top_mcs})")
+    for i, u in enumerate(spec.ues):
+        if not -1 <= u.fixed_mcs <= top_mcs:
+            _fail(f"ues[{i}].fixed_mcs", f"{u.fixed_mcs!r} is not -1 or an MCS of table "
+                                         f"{spec.mcs_table} (0..{top_mcs})")
     if spec.scheduler not in SCHEDULERS:
         _fail("scheduler", f"{spec.scheduler!r} is not one of {SCHEDULERS}")
     for name in ("prompt_rlc_mode", "stream_rlc_mode", "default_rlc_mode"):
@@ -274,8 +283,8 @@ def build_cell(ns, cell, seed: int, trace=None, stream_base: int = 4000, table_f
         channel.SetAttribute(attr, value)
     try:
         channel.Validate()
-    except Exception as e:  # the C++ one-liner (std::invalid_argument) names the attribute
-        raise ValueError(f"nr cell: {str(e).splitlines()[0]}") from None
+    except ns.cppyy.gbl.std.invalid_argument as e:  # a C++ one-liner naming the attribute
+        raise ValueError(f"nr cell: {e.what()}") from None
     channel.AssignStreams(int(stream_base))
     if trace is not None:
         trace.ConnectNr(channel, label)
