@@ -147,7 +147,7 @@ NrCellChannel::GetTypeId()
                           MakeUintegerAccessor(&NrCellChannel::m_harqMaxTx),
                           MakeUintegerChecker<uint32_t>())
             .AddAttribute("HarqProcesses",
-                          "HARQ processes per UE and direction.",
+                          "HARQ processes per UE and direction (set before the UEs attach).",
                           UintegerValue(16),
                           MakeUintegerAccessor(&NrCellChannel::m_harqProcesses),
                           MakeUintegerChecker<uint32_t>())
