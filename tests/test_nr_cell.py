@@ -161,8 +161,9 @@ def test_tb_error_rate_at_fixed_sinr_matches_sionna(ns, table):
 
 def test_harq_chase_combining_at_fixed_sinr(ns):
     """Fixed MCS and a SINR where one transmission nearly always fails: round k of a TB is reported at
-    SINR + 10 log10(k + 1) dB (the sum of k + 1 equal effective SINRs), fails at the rate of
-    the TB BLER there, and the TBs that fail all four times are the residual losses."""
+    SINR + 10 log10(k + 1) dB (the sum of k + 1 equal effective SINRs), HarqFeedbackSlots after
+    the failed round k - 1, fails at the rate of the TB BLER there, and the TBs that fail all
+    four times are the residual losses."""
     from scipy.stats import binomtest
 
     phy = _phy(ns)
@@ -172,11 +173,17 @@ def test_harq_chase_combining_at_fixed_sinr(ns):
     # one transmission nearly always fails; three combined fail about half the time
     sinr = min(np.arange(-5, 25, 0.1) - 10 * np.log10(3),
                key=lambda x: abs(phy.TbBler(dl, 1, mcs, tbs, float(x + 10 * np.log10(3))) - 0.5))
-    spec = nr.CellSpec(numerology=2, n_prb=n_prb, fixed_mcs=mcs, harq_max_tx=4)
+    k1 = 3
+    spec = nr.CellSpec(numerology=2, n_prb=n_prb, fixed_mcs=mcs, harq_max_tx=4, harq_feedback_slots=k1)
     spec.ues = [nr.UeSpec(pathloss_db=nr.pathloss_for_sinr(spec, float(sinr)))]
     df, stats, _ = run_cell(ns, spec, 2.0, full_buffer=[(0, True)])
     ev = _tbs(df, True)
     assert (ev.tbs == tbs).all()
+    # one UE, retransmissions first: each failed transmission is retransmitted K1 slots later
+    end = ev.slot.max()
+    for k in range(1, 4):
+        failed = set(ev[(ev.rv == k - 1) & (ev.ok == 0)].slot + k1)
+        assert set(ev[ev.rv == k].slot) == {s for s in failed if s <= end}, k
     for k in range(4):
         rows = ev[ev.rv == k]
         combined = float(sinr) + 10 * np.log10(k + 1)
