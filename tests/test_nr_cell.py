@@ -402,6 +402,26 @@ def test_trace_without_nr_keeps_its_columns(ns):
         "time_s", "node", "event", "unit", "stream", "seq", "bytes", "mcs", "rv", "ndi", "ok", "rnti"]
 
 
+def test_pathloss_models():
+    """38.901 UMi / UMa NLOS (max of the LOS and NLOS formulas) and log-distance: the values of
+    Table 7.4.1-1's formulas at 3.5 GHz, growing with distance; the SINR budget inverts."""
+    umi = nr.as_spec({"pathloss_model": "umi"})
+    uma = nr.as_spec({"pathloss_model": "uma", "gnb_height_m": 25.0})
+    logd = nr.as_spec({"pathloss_model": "log_distance", "pathloss_exponent": 3.0})
+    d3 = np.hypot(200.0, 8.5)
+    assert nr.pathloss_db(umi, 200.0) == pytest.approx(35.3 * np.log10(d3) + 22.4 + 21.3 * np.log10(3.5))
+    d3 = np.hypot(200.0, 23.5)
+    assert nr.pathloss_db(uma, 200.0) == pytest.approx(13.54 + 39.08 * np.log10(d3) + 20 * np.log10(3.5))
+    assert nr.pathloss_db(logd, 100.0) == pytest.approx(
+        20 * np.log10(4 * np.pi * 3.5e9 / 299_792_458.0) + 60.0)
+    for spec in (umi, uma, logd):
+        pl = [nr.pathloss_db(spec, d) for d in (20, 50, 100, 300, 1000)]
+        assert all(a < b for a, b in zip(pl, pl[1:]))
+    spec = nr.as_spec({"n_prb": 51})
+    pl = nr.pathloss_for_sinr(spec, 12.0)
+    assert spec.gnb_tx_power_dbm - 10 * np.log10(51) - pl - nr.prb_noise_dbm(spec, True) == pytest.approx(12.0)
+
+
 # --- determinism and errors ------------------------------------------------------------------
 
 def test_same_seed_same_trace(ns):
