@@ -19,8 +19,8 @@ from gensemcom.core.paths import REPO_ROOT, build_dir
 
 INCLUDE_DIR = REPO_ROOT / "ns3-scenarios" / "include"
 HEADERS = ("semantic-header.h", "semantic-app.h", "bit-flip-error-model.h", "semantic-link-channel.h",
-           "semantic-link-net-device.h", "semantic-trace-sink.h", "olla-ff-mac-scheduler.h",
-           "nr-phy-abstraction.h")
+           "semantic-link-net-device.h", "nr-phy-abstraction.h", "nr-rlc.h", "nr-cell-channel.h",
+           "nr-net-device.h", "semantic-trace-sink.h", "olla-ff-mac-scheduler.h")
 
 # std::function shims: Python callables cannot go to Simulator::Schedule directly.
 _SHIMS = r"""

@@ -7,11 +7,13 @@ Python code runs per packet) and hands them over once, at the end:
     net = p2p_graph.build(ns, graph, trace=trace)                      # trace.ConnectLinkTx
     net = semantic_link.build_link(ns, link, seed, trace=trace)        # trace.ConnectSemanticLink
     trace.ConnectLtePhy()                                              # once the LTE devices exist
+    net = nr.build_cell(ns, cell, seed, trace=trace)                   # trace.ConnectNr
     ... run ...
     packets = packet_trace.write(trace, out)
 
 Columns: time_s, node, event, unit, stream, seq, bytes, mcs, rv, ndi, ok, rnti (-1: not
-applicable); the events are listed in semantic-trace-sink.h.
+applicable); the events are listed in semantic-trace-sink.h. A trace with an NR cell connected
+has five more: slot, prb, sym, tbs, sinr_db (its TB rows; -1 and NaN on the others).
 """
 
 from __future__ import annotations

@@ -116,6 +116,40 @@ SemanticTraceSink::ConnectLinkTx(Ptr<NetDevice> device, const std::string& label
 }
 
 void
+SemanticTraceSink::ConnectNr(Ptr<NrCellChannel> cell, const std::string& label)
+{
+    NS_LOG_FUNCTION(this << cell << label);
+    Connect(cell,
+            "Tb",
+            label,
+            MakeCallback(&SemanticTraceSink::NrTb, Ptr<SemanticTraceSink>(this)),
+            "SemanticTraceSink::ConnectNr");
+    m_nr = true;
+}
+
+void
+SemanticTraceSink::NrTb(std::string node, const NrTbTraceInfo& info)
+{
+    Add(node,
+        info.downlink ? "phy_dl_tb" : "phy_ul_tb",
+        -1,
+        -1,
+        -1,
+        info.tbSize / 8,
+        int32_t(info.mcs),
+        int32_t(info.round),
+        info.round == 0 ? 1 : 0,
+        info.ok ? 1 : 0,
+        info.rnti);
+    Row& r = m_rows.back();
+    r.slot = int64_t(info.slot);
+    r.prb = int32_t(info.nPrb);
+    r.sym = int32_t(info.nSymbols);
+    r.tbs = info.tbSize;
+    r.sinrDb = info.effSinrDb;
+}
+
+void
 SemanticTraceSink::ConnectLtePhy()
 {
     NS_LOG_FUNCTION(this);
@@ -193,13 +227,23 @@ SemanticTraceSink::WriteCsv(const std::string& path)
     {
         throw std::runtime_error("SemanticTraceSink::WriteCsv: cannot write " + path);
     }
-    out << "time_s,node,event,unit,stream,seq,bytes,mcs,rv,ndi,ok,rnti\n";
+    out << "time_s,node,event,unit,stream,seq,bytes,mcs,rv,ndi,ok,rnti"
+        << (m_nr ? ",slot,prb,sym,tbs,sinr_db\n" : "\n");
     out << std::setprecision(12);
     for (const auto& r : m_rows)
     {
         out << r.time.GetSeconds() << ',' << r.node << ',' << r.event << ',' << r.unit << ','
             << r.stream << ',' << r.seq << ',' << r.bytes << ',' << r.mcs << ',' << r.rv << ','
-            << r.ndi << ',' << r.ok << ',' << r.rnti << '\n';
+            << r.ndi << ',' << r.ok << ',' << r.rnti;
+        if (m_nr)
+        {
+            out << ',' << r.slot << ',' << r.prb << ',' << r.sym << ',' << r.tbs << ',';
+            if (!std::isnan(r.sinrDb))
+            {
+                out << r.sinrDb;
+            }
+        }
+        out << '\n';
     }
     out.close();
     if (!out)

@@ -4,6 +4,7 @@
 #ifndef GENSEMCOM_SEMANTIC_TRACE_SINK_H
 #define GENSEMCOM_SEMANTIC_TRACE_SINK_H
 
+#include "gensemcom/nr-cell-channel.h"
 #include "gensemcom/semantic-app.h"
 #include "gensemcom/semantic-link-net-device.h"
 
@@ -13,6 +14,7 @@
 #include "ns3/nstime.h"
 #include "ns3/object.h"
 
+#include <cmath>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -35,7 +37,13 @@ namespace ns3
  *  - LTE PHYs: phy_ul_tb / phy_dl_tb, every transport block received (node "cell<id>"; MCS,
  *    size, HARQ round and ndi, correctness, RNTI), and phy_ul_tb_empty / phy_dl_tb_empty for
  *    allocations that carried no MAC PDU (an unused UL grant, a DL allocation RLC did not
- *    fill), which ns-3 reports as TBs but never HARQ-acknowledges.
+ *    fill), which ns-3 reports as TBs but never HARQ-acknowledges;
+ *  - an NR cell (ConnectNr): phy_ul_tb / phy_dl_tb, every transport block sent (node: the
+ *    label; bytes: TBS / 8, MCS, rv: HARQ round (0: first transmission), ndi: 1 on the first
+ *    one, ok: decoded, RNTI). Once an NR cell is connected, the table has five more columns,
+ *    -1 (sinr_db: empty) on the other rows: slot, prb, sym (PDSCH/PUSCH symbols), tbs (bits),
+ *    sinr_db (effective SINR after chase combining). Without an NR cell the columns are the
+ *    twelve above, as before.
  * Connecting an object twice doubles its rows; connect each once.
  */
 class SemanticTraceSink : public Object
@@ -55,6 +63,8 @@ class SemanticTraceSink : public Object
     /// Rows of every LTE transport block received (UL at the eNBs, DL at the UEs). Call after the
     /// LTE devices are installed.
     void ConnectLtePhy();
+    /// Rows of every transport block of an NR cell, as node `label`.
+    void ConnectNr(Ptr<NrCellChannel> cell, const std::string& label);
 
     /// Rows collected so far.
     std::size_t GetNRows() const;
@@ -78,6 +88,12 @@ class SemanticTraceSink : public Object
         int32_t ndi;  ///< new data indicator: 0 marks a retransmission
         int32_t ok;   ///< 1 delivered intact / CRC ok, 0 failed, -1 not applicable
         int32_t rnti; ///< LTE RNTI (-1 if not LTE)
+        // NR transport blocks only (-1 / NaN otherwise)
+        int64_t slot{-1};
+        int32_t prb{-1};
+        int32_t sym{-1};
+        int64_t tbs{-1};
+        double sinrDb{NAN};
     };
 
     void Add(const std::string& node,
@@ -119,6 +135,7 @@ class SemanticTraceSink : public Object
                             Ptr<const Packet> packet,
                             const SemanticLinkPacketInfo& info);
     void LinkTx(std::string node, Ptr<const Packet> packet);
+    void NrTb(std::string node, const NrTbTraceInfo& info);
     // LTE TBs: a TB is held until the PDU traces of its reception have fired (see the .cc).
     void ConnectLteSpectrumPhy(Ptr<Object> phy, const std::string& source, const char* event);
     void LteTbRx(const char* event, uint32_t phy, PhyReceptionStatParameters params);
@@ -134,6 +151,7 @@ class SemanticTraceSink : public Object
     };
 
     std::vector<Row> m_rows;
+    bool m_nr = false; ///< an NR cell is connected: the NR columns are written
     uint32_t m_nLtePhys = 0;
     std::vector<PendingTb> m_pendingTbs;
     std::set<std::pair<uint32_t, uint16_t>> m_pduRx; ///< (phy, RNTI) with a MAC PDU received
