@@ -56,9 +56,9 @@ def latency_breakdown(units: pd.DataFrame, path: Path) -> None:
         return
     parts = {
         "encode": done["t_sent"] - done["t_arrival"],
-        "uplink (LTE UL + backhaul)": done["t_genai_ready"] - done["t_sent"],
+        "uplink (radio UL + backhaul)": done["t_genai_ready"] - done["t_sent"],
         "GenAI queue + compute": done["t_generated"] - done["t_genai_ready"],
-        "downlink (backhaul + LTE DL)": done["t_delivered"] - done["t_generated"],
+        "downlink (backhaul + radio DL)": done["t_delivered"] - done["t_generated"],
     }
     fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(done) + 3), 3.8))
     bottom = np.zeros(len(done))
@@ -82,24 +82,29 @@ def harq_retransmission(tb: pd.DataFrame) -> pd.Series:
     return (tb["ndi"] == 0) | (tb["rv"] > 0)
 
 
-def lte_phy_activity(packets: pd.DataFrame, path: Path) -> None:
-    """MCS of every LTE transport block over time (AMC), HARQ retransmissions and failures."""
+def phy_activity(packets: pd.DataFrame, path: Path, channel: str = "lte") -> None:
+    """MCS of every transport block over time (link adaptation), HARQ retransmissions and
+    failures, per direction; beside them the effective SINR of each TB where the trace has it
+    (NR). Nothing is drawn for a channel without TB rows."""
     tb = packets[packets["event"].isin(["phy_ul_tb", "phy_dl_tb"])]
     if tb.empty:
         return
-    fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-    for ax, (event, title) in zip(axes, [("phy_ul_tb", "uplink"), ("phy_dl_tb", "downlink")]):
+    sinr = "sinr_db" in tb and tb["sinr_db"].notna().any()
+    fig, axes = plt.subplots(2, 2 if sinr else 1, figsize=(12 if sinr else 8, 5), sharex=True, squeeze=False)
+    for row, (event, title) in zip(axes, [("phy_ul_tb", "uplink"), ("phy_dl_tb", "downlink")]):
         d = tb[tb["event"] == event]
         retransmitted = harq_retransmission(d)
         first, retx = d[~retransmitted], d[retransmitted]
         failed = d[d["ok"] == 0]
-        ax.scatter(first["time_s"], first["mcs"], s=4, label="first transmission")
-        ax.scatter(retx["time_s"], retx["mcs"], s=10, marker="^", label="HARQ retransmission")
-        ax.scatter(failed["time_s"], failed["mcs"], s=12, marker="x", label="TB decode failed")
-        ax.set_ylabel(f"{title} MCS")
-        ax.legend(fontsize=7, loc="lower right")
-    axes[-1].set_xlabel("simulated time (s)")
-    fig.suptitle("LTE PHY: AMC (MCS) and HARQ activity")
+        for ax, col, label in zip(row, ("mcs", "sinr_db"), (f"{title} MCS", f"{title} effective SINR (dB)")):
+            ax.scatter(first["time_s"], first[col], s=4, label="first transmission")
+            ax.scatter(retx["time_s"], retx[col], s=10, marker="^", label="HARQ retransmission")
+            ax.scatter(failed["time_s"], failed[col], s=12, marker="x", label="TB decode failed")
+            ax.set_ylabel(label)
+            ax.legend(fontsize=7, loc="lower right")
+    for ax in axes[-1]:
+        ax.set_xlabel("simulated time (s)")
+    fig.suptitle(f"{channel.upper()} PHY: link adaptation (MCS) and HARQ activity")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -21,6 +21,7 @@ from .base import ConfigError, Section, shown
 from .edge_generation import MegComputeConfig, MegConfig, MegSweepConfig
 from .generative_network import GNL_CODEC_RATES, GnlConfig, GnlEdge, GnlSweepConfig
 from .latency_aware import LatencyAwareConfig, LatencySweepConfig, PacketRun, PhiConfig
+from .nr import NrConfig, NrFadingConfig
 from .networks import PATHLOSS_ATTRIBUTES, BackhaulConfig, FadingConfig, LteConfig, PropagationConfig, SemanticLinkConfig, UeConfig
 from .rate_quality import BackendSpec, RateQualityConfig
 from .units import AgentsConfig, AppConfig, BitErrorsConfig, ComputeConfig, ImagesConfig, ModelsConfig, SimConfig
@@ -28,7 +29,7 @@ from .units import AgentsConfig, AppConfig, BitErrorsConfig, ComputeConfig, Imag
 __all__ = ["ConfigError", "Config", "parse_config", "load_config", "MegComputeConfig", "MegConfig", "MegSweepConfig",
            "GNL_CODEC_RATES", "GnlConfig", "GnlEdge", "GnlSweepConfig", "LatencyAwareConfig", "LatencySweepConfig",
            "PacketRun", "PhiConfig", "PATHLOSS_ATTRIBUTES", "BackhaulConfig", "FadingConfig", "LteConfig",
-           "PropagationConfig", "SemanticLinkConfig", "UeConfig", "BackendSpec", "RateQualityConfig", "AgentsConfig", "AppConfig",
+           "PropagationConfig", "SemanticLinkConfig", "NrConfig", "NrFadingConfig", "UeConfig", "BackendSpec", "RateQualityConfig", "AgentsConfig", "AppConfig",
            "BitErrorsConfig", "ComputeConfig", "ImagesConfig", "ModelsConfig", "SimConfig"]
 
 _KEY_PREFIX = re.compile(r"^([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*): ")   # rate_quality.codecs.0.rate, attributes.Exponent
@@ -43,10 +44,12 @@ class Config(Section):
                                                   "section is an error.")
     output_dir: str = Field("results", description="Results root, relative to the repository.")
     channel: str = Field(
-        "lte", description="Channel of scenario lte_edge: lte (UEs, eNB, EPC, backhaul, edge server; section lte) "
-                           "or semantic_link (the latency-aware paper's link, the receiver generates; section semantic_link).")
+        "lte", description="Channel of scenario lte_edge: lte (UEs, eNB, EPC, backhaul, edge server; section lte), "
+                           "nr (a 5G NR cell: UEs, gNB, backhaul, edge server; section nr) or semantic_link (the "
+                           "latency-aware paper's link, the receiver generates; section semantic_link).")
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     lte: LteConfig = Field(default_factory=LteConfig)
+    nr: NrConfig = Field(default_factory=NrConfig)
     backhaul: BackhaulConfig = Field(default_factory=BackhaulConfig)
     app: AppConfig = Field(default_factory=AppConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)

@@ -82,8 +82,19 @@ class FadingConfig(Section):
 
 class UeConfig(Section):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="Node name in traces.")
-    distance_m: float = Field(gt=0, le=100000, description="Distance to the eNB.")
+    distance_m: float = Field(gt=0, le=100000, description="Distance to the base station (eNB or gNB).")
     role: Literal["source", "sink"] = Field(description="source: sends units; sink: receives generated content.")
+
+def check_roles(ues: list[UeConfig]) -> None:
+    """The UEs of a cell: unique names, one sink, at least one source."""
+    names = [u.name for u in ues]
+    if len(set(names)) != len(names):
+        raise ValueError("ues: UE names must be unique")
+    if sum(u.role == "sink" for u in ues) != 1:
+        raise ValueError("ues: exactly one UE must have role 'sink'")
+    if not any(u.role == "source" for u in ues):
+        raise ValueError("ues: at least one UE must have role 'source'")
+
 
 class LinkAdaptationConfig(Section):
     enabled: bool = Field(
@@ -124,13 +135,7 @@ class LteConfig(Section):
 
     @model_validator(mode="after")
     def _roles(self):
-        names = [u.name for u in self.ues]
-        if len(set(names)) != len(names):
-            raise ValueError("ues: UE names must be unique")
-        if sum(u.role == "sink" for u in self.ues) != 1:
-            raise ValueError("ues: exactly one UE must have role 'sink'")
-        if not any(u.role == "source" for u in self.ues):
-            raise ValueError("ues: at least one UE must have role 'source'")
+        check_roles(self.ues)
         if 0 < self.srs_periodicity_ms < len(self.ues):
             raise ValueError(f"srs_periodicity_ms: {self.srs_periodicity_ms} ms leaves {len(self.ues) - self.srs_periodicity_ms} "
                              f"of the {len(self.ues)} UEs without an SRS slot (ns-3 never connects them); use 0 or at least {len(self.ues)}")

@@ -56,10 +56,10 @@ def lookup(name: str) -> ScenarioEntry:
 
 _UNITS = ("images", "app", "compute", "agents", "models", "bit_errors", "sim")
 register("lte_edge", "gensemcom.scenarios.lte_edge",
-         ("channel", "lte", "backhaul", "semantic_link", "latency_aware") + _UNITS,
+         ("channel", "lte", "nr", "backhaul", "semantic_link", "latency_aware") + _UNITS,
          "source UEs -> channel -> edge server (GenAI) -> sink, packet by packet; the channel is "
-         "`channel`: lte (UEs, eNB, EPC, backhaul; section lte) or semantic_link (the latency-aware "
-         "paper's link, the receiver generates; section semantic_link)")
+         "`channel`: lte (UEs, eNB, EPC, backhaul; section lte), nr (a 5G NR cell, backhaul; section nr) "
+         "or semantic_link (the latency-aware paper's link, the receiver generates; section semantic_link)")
 register("table2", "gensemcom.scenarios.latency_aware.table2", ("latency_aware",),
          "the latency-aware scheme's Table II from the analytic model (no ns-3)")
 register("latency_sweep", "gensemcom.scenarios.latency_aware.sweep",
@@ -84,6 +84,7 @@ register("meg_sweep", "gensemcom.scenarios.meg.sweep", ("meg", "images", "lte", 
 
 CHANNELS = {
     "lte": "gensemcom.channels.lte",
+    "nr": "gensemcom.channels.nr",
     "semantic_link": "gensemcom.channels.semantic_link",
 }
 CHANNEL_INTERFACE = ("build", "ready", "finish", "phy_summary")

@@ -10,7 +10,9 @@ A channel is one module with
                                          (mean bits per stream: e.g. a power split that depends
                                          on them); every trace source is connected by now
     finish(net) -> None                  after the run: the channel's own statistics into net.info
-    phy_summary(packets) -> dict | None  the channel's PHY statistics from the packet trace
+    phy_summary(packets, info) -> dict | None
+                                         the channel's PHY statistics from the packet trace (info:
+                                         the network description, net.info)
     TRACE_EVENTS                         the events its trace sources add to packets.parquet
 
 and one line in gensemcom.core.registry.CHANNELS. A scenario gets its channel with

@@ -20,7 +20,7 @@ from gensemcom.constants import CONDITIONING_PORTS
 from gensemcom.core.paths import build_dir
 
 from .fading import ensure_fading_trace
-from .network import Network
+from .network import EDGE_SERVER, Network, server_stack
 
 # Friendly config names -> ns-3 TypeIds (all accepted by LteHelper's PathlossModel).
 PATHLOSS_MODELS = {
@@ -44,7 +44,7 @@ RLC_MAPPING = {"am": "RlcAmAlways", "um": "RlcUmAlways", "sm": "RlcSmAlways", "p
 AMC_MODELS = {"mi": "Vienna", "piro": "PiroEW2010"}
 ENB_HEIGHT_M = 30.0
 UE_HEIGHT_M = 1.5
-EDGE_SERVER = "es"
+UE_NETWORK = ("7.0.0.0", "255.0.0.0")  # the EPC's UE addresses
 # One row per transport block (MCS, size, HARQ round, NDI, ok); allocations that carried no MAC
 # PDU (unused UL grants, unfilled DL allocations) are phy_ul_tb_empty / phy_dl_tb_empty.
 TRACE_EVENTS = ("phy_ul_tb", "phy_dl_tb", "phy_ul_tb_empty", "phy_dl_tb_empty")
@@ -71,7 +71,8 @@ def build(ns, cfg, trace) -> Network:
     lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, fading_cache_dir(), n_ues=len(cfg.lte.ues))
     net = Network(info=info, genai=EDGE_SERVER)
     # Edge server behind the PGW.
-    internet, routing, p2p = server_stack(ns, epc, net, [EDGE_SERVER], cfg.backhaul.rate, cfg.backhaul.delay_ms)
+    internet, routing, p2p = server_stack(ns, epc.GetPgwNode(), UE_NETWORK, net, [EDGE_SERVER], cfg.backhaul.rate,
+                                          cfg.backhaul.delay_ms)
     attach_ues(ns, lte, epc, internet, routing, net, [(u.name, u.distance_m) for u in cfg.lte.ues])
     for ue in cfg.lte.ues:
         if ue.role == "source":
@@ -96,7 +97,8 @@ def build_cell(ns, cfg, ues: list[tuple[str, float]], servers: list[str]) -> Net
         raise ValueError("need at least one UE and one edge server")
     lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, fading_cache_dir(), n_ues=len(ues))
     net = Network(info=info, genai=servers[0])
-    internet, routing, p2p = server_stack(ns, epc, net, servers, cfg.backhaul.rate, cfg.backhaul.delay_ms)
+    internet, routing, p2p = server_stack(ns, epc.GetPgwNode(), UE_NETWORK, net, servers, cfg.backhaul.rate,
+                                          cfg.backhaul.delay_ms)
     attach_ues(ns, lte, epc, internet, routing, net, ues)
     net.sources = [name for name, _ in ues]
     net.info.update({"ues": {name: d for name, d in ues}, "edge_servers": list(servers),
@@ -114,7 +116,7 @@ def finish(net: Network) -> None:
     """Nothing beyond the packet trace."""
 
 
-def phy_summary(packets: pd.DataFrame) -> dict:
+def phy_summary(packets: pd.DataFrame, info: dict) -> dict:
     """Per direction (ul / dl): TBs, first-transmission BLER, HARQ retransmissions, failures
     never retransmitted, residual failures, empty allocations (analysis.lte_stats)."""
     from gensemcom.analysis.lte_stats import tb_stats
@@ -199,38 +201,6 @@ def lte_helpers(ns, lte_cfg, seed: int, cache_dir: Path, n_ues: int):
         info["fading"] = {"model": lte_cfg.fading.model, "speed_kmh": lte_cfg.fading.speed_kmh,
                           "trace": trace["path"]}
     return lte, epc, info
-
-
-def server_stack(ns, epc, net: Network, names: list[str], rate: str, delay_ms: float):
-    """Hosts behind the PGW, each on its own point-to-point backhaul link (server i on subnet
-    1.i.0.0/16; a lone server on 1.0.0.0/8, as it always was). Each routes the UE network and,
-    through the PGW, the other servers. Returns (internet, routing, p2p) for attach_ues."""
-    pgw = epc.GetPgwNode()
-    hosts = ns.NodeContainer()
-    hosts.Create(len(names))
-    internet = ns.InternetStackHelper()
-    internet.Install(hosts)
-    p2p = ns.PointToPointHelper()
-    p2p.SetDeviceAttribute("DataRate", ns.StringValue(rate))
-    p2p.SetDeviceAttribute("Mtu", ns.UintegerValue(1500))
-    p2p.SetChannelAttribute("Delay", ns.TimeValue(ns.MilliSeconds(delay_ms)))
-    routing = ns.Ipv4StaticRoutingHelper()
-    for i, name in enumerate(names):
-        host = hosts.Get(i)
-        backhaul = p2p.Install(pgw, host)
-        ipv4h = ns.Ipv4AddressHelper()
-        if len(names) == 1:
-            ipv4h.SetBase(ns.Ipv4Address("1.0.0.0"), ns.Ipv4Mask("255.0.0.0"))
-        else:
-            ipv4h.SetBase(ns.Ipv4Address(f"1.{i}.0.0"), ns.Ipv4Mask("255.255.0.0"))
-        backhaul_ifs = ipv4h.Assign(backhaul)
-        host_routes = routing.GetStaticRouting(host.GetObject[ns.Ipv4]())
-        host_routes.AddNetworkRouteTo(ns.Ipv4Address("7.0.0.0"), ns.Ipv4Mask("255.0.0.0"), 1)
-        if len(names) > 1:
-            host_routes.AddNetworkRouteTo(ns.Ipv4Address("1.0.0.0"), ns.Ipv4Mask("255.0.0.0"), 1)
-        net.nodes[name] = host
-        net.addresses[name] = backhaul_ifs.GetAddress(1)
-    return internet, routing, p2p
 
 
 def attach_ues(ns, lte, epc, internet, routing, net: Network, ues: list[tuple[str, float]]) -> list[str]:

@@ -1,4 +1,4 @@
-"""A 5G NR cell (issue 14, step 2b): one gNB node and its UE nodes on an NrCellChannel with
+"""Channel `nr`: a 5G NR cell (docs/nr.md): one gNB node and its UE nodes on an NrCellChannel with
 NrNetDevices (C++), the internet stack and IPv4 addresses on one subnet. Slots, scheduling,
 link adaptation, HARQ and RLC run in C++ (docs/nr.md, "The cell (step 2b)"); Python sets the
 attributes, the UEs' path losses (38.901 UMi / UMa or log-distance, from distance and carrier)
@@ -12,6 +12,9 @@ and, optionally, per-UE fading traces (float dB arrays [slot, prb]).
 
 UDP to port stream_port_base + i is RLC stream i (stream 0, the prompt: prompt_rlc_mode, AM by
 default; the others stream_rlc_mode, UM); other traffic uses default_rlc_mode.
+
+As a channel of scenario lte_edge (`build`, section `nr`): the UEs of nr.ues (sources and one
+sink) in the cell, and the edge server "es" (the GenAI node) behind the gNB on the backhaul.
 """
 
 from __future__ import annotations
@@ -22,15 +25,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import pandas as pd
+
+from gensemcom.config.nr import NR_MAX_MCS, NR_MAX_PRB
 from gensemcom.constants import UNIT_PORT
 
+from .network import EDGE_SERVER, Network, server_stack
+from .nr_fading import ensure_prb_gains, load_prb_gains
 from .nr_tables import ensure_nr_tables
 
 NUMEROLOGIES = (0, 1, 2, 3)
 # 38.101-1 Table 5.3.2-1 (FR1: 15 kHz up to 50 MHz, 30 kHz up to 100 MHz) and 38.101-2
 # Table 5.3.2-1 (FR2: 60 kHz up to 200 MHz, 120 kHz up to 400 MHz): PRBs of the widest band.
-MAX_PRB = {0: 270, 1: 273, 2: 264, 3: 264}
-MAX_MCS = {1: 28, 2: 27}  # 38.214 Tables 5.1.3.1-1 and -2
+MAX_PRB = NR_MAX_PRB
+MAX_MCS = NR_MAX_MCS  # 38.214 Tables 5.1.3.1-1 and -2
 SCHEDULERS = ("rr", "pf")
 RLC_MODES = ("AM", "UM")
 PATHLOSS_MODELS = ("umi", "uma", "log_distance")
@@ -321,3 +329,98 @@ def build_cell(ns, cell, seed: int, trace=None, stream_base: int = 4000, table_f
     net.addresses = {name: ifs.GetAddress(i) for i, name in enumerate(names)}
     net.keep += [nodes, internet, container, address, ifs]
     return net
+
+
+# -- the channel of scenario lte_edge ------------------------------------------------------------
+
+TRACE_EVENTS = ("phy_ul_tb", "phy_dl_tb")
+UE_NETWORK = ("10.78.0.0", "255.255.0.0")  # build_cell's subnet
+_RLC = {"per_stream": ("AM", "UM"), "am": ("AM", "AM"), "um": ("UM", "UM")}
+
+
+def cell_spec(nr_cfg, distances_m: list[float], n_streams: int) -> CellSpec:
+    """The CellSpec of config section `nr` for UEs at these distances."""
+    prompt_rlc, stream_rlc = _RLC[nr_cfg.rlc]
+    return as_spec({
+        "numerology": nr_cfg.numerology, "n_prb": nr_cfg.bandwidth_prb, "duplex": nr_cfg.duplex,
+        "mcs_table": nr_cfg.mcs_table, "scheduler": nr_cfg.scheduler, "fixed_mcs": nr_cfg.fixed_mcs,
+        "bler_target": nr_cfg.bler_target, "harq_max_tx": nr_cfg.harq_max_tx, "carrier_hz": nr_cfg.carrier_hz,
+        "gnb_tx_power_dbm": nr_cfg.gnb_tx_power_dbm, "ue_tx_power_dbm": nr_cfg.ue_tx_power_dbm,
+        "gnb_noise_figure_db": nr_cfg.gnb_noise_figure_db, "ue_noise_figure_db": nr_cfg.ue_noise_figure_db,
+        "pathloss_model": nr_cfg.pathloss_model, "ues": [{"distance_m": float(d)} for d in distances_m],
+        "num_streams": max(1, n_streams), "prompt_rlc_mode": prompt_rlc, "stream_rlc_mode": stream_rlc,
+        "default_rlc_mode": "AM"})
+
+
+def build_network(ns, cfg, ues: list[tuple[str, float]], servers: list[str], trace) -> Network:
+    """Any UEs (name, distance to the gNB in m) in the cell of section `nr`, and edge servers
+    behind the gNB on backhaul links; the first server is the network's GenAI node."""
+    spec = cell_spec(cfg.nr, [d for _, d in ues], len(cfg.app.streams))
+    cell = build_cell(ns, spec, cfg.seed, trace=trace, label="gnb")
+    net = Network(genai=servers[0], radio=cell)
+    internet, routing, p2p = server_stack(ns, cell.nodes["gnb"], UE_NETWORK, net, servers, cfg.backhaul.rate,
+                                          cfg.backhaul.delay_ms)
+    gateway = cell.addresses["gnb"]
+    for (name, _), ue_name in zip(ues, cell.ue_names):
+        node = cell.nodes[ue_name]
+        routing.GetStaticRouting(node.GetObject[ns.Ipv4]()).SetDefaultRoute(gateway, 1)
+        net.nodes[name], net.addresses[name], net.devices[name] = node, cell.addresses[ue_name], cell.devices[ue_name]
+    fading = _fading(cfg.nr, spec, cfg.seed, cell)
+    n = cfg.nr
+    net.info = {"nr": {
+        "numerology": n.numerology, "scs_khz": 15 << n.numerology, "slot_ms": 1.0 / (1 << n.numerology),
+        "bandwidth_prb": n.bandwidth_prb, "duplex": n.duplex, "mcs_table": n.mcs_table, "scheduler": n.scheduler,
+        "link_adaptation": n.fixed_mcs < 0, "bler_target": n.bler_target, "harq_max_tx": n.harq_max_tx,
+        "carrier_hz": n.carrier_hz, "pathloss_model": n.pathloss_model, "rlc": n.rlc, "fading": fading,
+        "ues": {name: {"distance_m": d, "pathloss_db": round(pl, 2)} for (name, d), pl in zip(ues, cell.pathloss_db)}},
+        "edge_servers": list(servers), "backhaul": {"rate": cfg.backhaul.rate, "delay_ms": cfg.backhaul.delay_ms}}
+    net.keep += [cell, internet, routing, p2p]
+    return net
+
+
+def _fading(nr_cfg, spec: CellSpec, seed: int, cell: NrCellNetwork) -> dict:
+    """One TDL trace for the run (Sionna, cached), each UE starting at its own offset."""
+    f = nr_cfg.fading
+    if f.model == "none":
+        return {"model": "none"}
+    n_slots = max(1, round(f.trace_s * 1000 * (1 << spec.numerology)))
+    t = ensure_prb_gains(f.model, delay_spread_s=f.delay_spread_ns * 1e-9, speed_kmh=f.speed_kmh,
+                         carrier_hz=spec.carrier_hz, numerology=spec.numerology, n_prb=spec.n_prb,
+                         n_slots=n_slots, seed=seed)
+    gains = load_prb_gains(t["path"])
+    n_ues = len(spec.ues)
+    for ue in range(n_ues):
+        cell.set_fading(ue, gains, start_slot=ue * n_slots // n_ues)
+    return {"model": f.model, "delay_spread_ns": f.delay_spread_ns, "speed_kmh": f.speed_kmh,
+            "doppler_hz": round(t["doppler_hz"], 2), "trace_slots": n_slots, "trace": t["path"]}
+
+
+def build(ns, cfg, trace) -> Network:
+    """The semantic-unit network: the UEs of section `nr` and the edge server "es"."""
+    net = build_network(ns, cfg, [(u.name, u.distance_m) for u in cfg.nr.ues], [EDGE_SERVER], trace)
+    net.sources = [u.name for u in cfg.nr.ues if u.role == "source"]
+    net.sink = next(u.name for u in cfg.nr.ues if u.role == "sink")
+    return net
+
+
+def ready(ns, cfg, net: Network, stream_bits: list[float], trace) -> None:
+    """Nothing: the cell's TB trace is connected when it is built."""
+
+
+def finish(net: Network) -> None:
+    """The cell's own counters per direction (TBs, HARQ, RLC) into the network description."""
+    net.info["nr"]["counters"] = {"dl": net.radio.stats(downlink=True), "ul": net.radio.stats(downlink=False)}
+
+
+def phy_summary(packets: pd.DataFrame, info: dict) -> dict:
+    """Per direction (ul / dl), from the packet trace: TBs, first-transmission BLER with its
+    95 % interval, HARQ retransmissions, residual failures after the last HARQ round, mean MCS
+    and effective SINR of first transmissions (analysis.lte_stats, which reads any TB trace)."""
+    from gensemcom.analysis.lte_stats import tb_stats
+
+    out = tb_stats(packets, max_retx=info["nr"]["harq_max_tx"] - 1)
+    for direction, event in (("ul", "phy_ul_tb"), ("dl", "phy_dl_tb")):
+        first = packets[(packets["event"] == event) & (packets["ndi"] == 1)]
+        out[direction]["sinr_db_mean"] = float(first["sinr_db"].mean()) if len(first) else None
+        out[direction].pop("empty_allocations", None)
+    return out

@@ -271,6 +271,6 @@ def finish(net: Network) -> None:
     net.info["link_stats"] = {str(k): v for k, v in link.stats("tx").items()}
 
 
-def phy_summary(packets) -> None:
+def phy_summary(packets, info: dict) -> None:
     """The link's statistics are in the network description (finish)."""
     return None

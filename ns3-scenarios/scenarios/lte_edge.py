@@ -334,7 +334,7 @@ class Run:
 
         plots.image_grid(self._grid, self.out / "grid.png")
         plots.latency_breakdown(units, self.out / "latency.png")
-        plots.lte_phy_activity(packets, self.out / "lte_phy.png")
+        plots.phy_activity(packets, self.out / f"{self.cfg.channel}_phy.png", self.cfg.channel)
 
         ok = units[units["status"].isin(["ok", "degraded"])]
         summary = {
@@ -346,7 +346,7 @@ class Run:
             "mean_ms_ssim": finite_or_none(ok["ms_ssim"].mean()),
             "mean_lpips": finite_or_none(ok["lpips"].mean()),
             "mean_bpp_total": finite_or_none(units["bpp_total"].mean()),
-            self.cfg.channel: self.channel.phy_summary(packets),
+            self.cfg.channel: self.channel.phy_summary(packets, self.net_info),
             "network": self.net_info, "wall_s": wall,
         }
         write_summary(self.out, summary)
