@@ -60,3 +60,18 @@ def test_same_seed_same_nr_trace(runs):
     pd.testing.assert_frame_equal(pd.read_parquet(a / "packets.parquet"), pd.read_parquet(b / "packets.parquet"))
     cols = ["unit", "status", "t_genai_ready", "t_delivered", "latency_s", "psnr_db"]
     pd.testing.assert_frame_equal(pd.read_parquet(a / "units.parquet")[cols], pd.read_parquet(b / "units.parquet")[cols])
+
+
+def test_meg_protocols_over_nr(tmp_path):
+    """Mobile edge generation over the NR cell: the centralised baseline and CIAG, every request
+    answered, every message carried by NR transport blocks."""
+    out, stdout = run_cli(config_variant(
+        "meg_single_es_nr.json", tmp_path / "meg.json", output_dir=str(tmp_path),
+        images={"names": ["monarch"], "size": 64}, meg={"protocols": ["full_es", "ciag"], "sketch_side": 32},
+        nr={"fading": {"trace_s": 0.5}}))
+    requests = pd.read_parquet(out / "requests.parquet")
+    assert (requests["status"] == "ok").all() and set(requests["protocol"]) == {"full_es", "ciag"}
+    packets = pd.read_parquet(out / "packets.parquet")
+    tb = packets[packets["event"].isin(["phy_ul_tb", "phy_dl_tb"])]
+    assert set(tb["event"]) == {"phy_ul_tb", "phy_dl_tb"} and tb["sinr_db"].notna().all()
+    assert "| ciag |" in stdout

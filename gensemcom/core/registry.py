@@ -74,9 +74,10 @@ register("gnl_sweep", "gensemcom.scenarios.gnl.sweep", ("gnl", "gnl_sweep", "ima
          "optimisation, Figs. 2-4 (section gnl_sweep; no ns-3)")
 register("rate_quality", "gensemcom.scenarios.rate_quality", ("rate_quality", "images", "models"),
          "bpp vs PSNR/MS-SSIM/LPIPS/FID/KID/CLIP of codecs, generators and JPEG (no ns-3)")
-register("meg", "gensemcom.scenarios.meg.protocols", ("meg", "images", "lte", "backhaul", "app", "agents", "models"),
-         "mobile edge generation protocols between UEs and edge servers over LTE (section meg)")
-register("meg_sweep", "gensemcom.scenarios.meg.sweep", ("meg", "images", "lte", "backhaul", "app", "agents", "models"),
+_MEG = ("meg", "images", "channel", "lte", "nr", "backhaul", "app", "agents", "models")
+register("meg", "gensemcom.scenarios.meg.protocols", _MEG,
+         "mobile edge generation protocols between UEs and edge servers over LTE or NR (`channel`; section meg)")
+register("meg_sweep", "gensemcom.scenarios.meg.sweep", _MEG,
          "meg's response time vs UEs / ESs and quality vs SNR (section meg.sweep)")
 
 

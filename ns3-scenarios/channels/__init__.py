@@ -15,6 +15,12 @@ A channel is one module with
                                          the network description, net.info)
     TRACE_EVENTS                         the events its trace sources add to packets.parquet
 
+and, for scenarios with several UEs and edge servers (meg),
+
+    build_network(ns, cfg, ues, servers, trace) -> Network
+                                         UEs (name, distance) and edge servers (the first is the
+                                         GenAI node); then ready() as above
+
 and one line in gensemcom.core.registry.CHANNELS. A scenario gets its channel with
 `registry.load_channel(cfg.channel)`, never by importing a channel module, so a new channel
 plugs in without touching the scenarios.

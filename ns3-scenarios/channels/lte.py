@@ -4,7 +4,7 @@ the core), each on its own backhaul link and reachable from each other through t
 
 For semantic units (`build`): the UEs of section `lte` (sources and one sink) and one edge
 server "es", the GenAI node. Source UEs send units uplink to it; it sends the generated content
-downlink to the sink UE. `build_cell` builds any set of UEs and edge servers (mobile edge
+downlink to the sink UE. `build_network` builds any set of UEs and edge servers (mobile edge
 generation).
 """
 
@@ -90,9 +90,9 @@ def build(ns, cfg, trace) -> Network:
     return net
 
 
-def build_cell(ns, cfg, ues: list[tuple[str, float]], servers: list[str]) -> Network:
+def build_network(ns, cfg, ues: list[tuple[str, float]], servers: list[str], trace) -> Network:
     """Any UEs (name, distance to the eNB in m) and edge servers; the first server is the
-    network's GenAI node, every UE a source."""
+    network's GenAI node, every UE a source. (The PHY traces are connected in ready().)"""
     if not ues or not servers:
         raise ValueError("need at least one UE and one edge server")
     lte, epc, info = lte_helpers(ns, cfg.lte, cfg.seed, fading_cache_dir(), n_ues=len(ues))

@@ -1,5 +1,6 @@
 """Mobile edge generation in ns-3, the part both MEG scenarios share: the protocol engine
-(engine.py) driven over an LTE cell with several edge servers (channel lte, build_cell), one
+(engine.py) driven over a radio cell with several edge servers (`channel`: lte or nr, its
+build_network), one
 SemanticApp per node, a message = one semantic unit (unit id = message id); the receiving
 agent adds the feature channel's AWGN to what arrived (agents.meg_split.feature_channel). Also the
 noiseless reference run (no ns-3) and the per-request quality rows.
@@ -15,9 +16,8 @@ from tqdm import tqdm
 
 from gensemcom.analysis import meg_results
 from gensemcom.analysis import metrics
-from gensemcom.channels import lte
 from gensemcom.constants import MEG_PORT as PORT
-from gensemcom.core import ns3, progress
+from gensemcom.core import ns3, progress, registry
 
 from .engine import PAYLOAD, TASK, LocalTransport, MegEngine, Msg
 
@@ -102,8 +102,11 @@ def simulate(cfg, ns, call, images) -> tuple[MegEngine, float, dict, object]:
     network, packet trace)."""
     trace = ns3.reset(ns, cfg.seed)
     ues, ess = nodes_of(cfg)
-    net = lte.build_cell(ns, cfg, ues, ess)
-    lte.ready(ns, cfg, net, [], trace)
+    channel = registry.load_channel(cfg.channel)
+    if not callable(getattr(channel, "build_network", None)):
+        raise ValueError(f"channel {cfg.channel} has no build_network (UEs and several edge servers)")
+    net = channel.build_network(ns, cfg, ues, ess, trace)
+    channel.ready(ns, cfg, net, [], trace)
     apps = {name: ns3.install_semantic_app(
         ns, net.nodes[name], name, segment_bytes=cfg.app.segment_bytes, rate=cfg.app.rate,
         unit_timeout_s=cfg.app.unit_timeout_s, listen_port=PORT, num_ports=2, trace=trace)
@@ -114,7 +117,7 @@ def simulate(cfg, ns, call, images) -> tuple[MegEngine, float, dict, object]:
                        transport=transport)
     transport.engine = engine
     engine.start()
-    end = progress.run_simulation(ns, _upper_bound_s(cfg, len(images)), "ns-3 LTE simulation (MEG)",
+    end = progress.run_simulation(ns, _upper_bound_s(cfg, len(images)), f"ns-3 {cfg.channel} simulation (MEG)",
                                   step_s=0.1, upper_bound=True)
     ns.Simulator.Destroy()
     ns3.keep_alive(net)
