@@ -198,14 +198,23 @@ def test_harq_chase_combining_at_fixed_sinr(ns):
 
 # --- link adaptation and HARQ under fading ----------------------------------------------------
 
-def test_link_adaptation_and_harq_under_fading(ns):
-    """Fading, OLLA on, both directions, 4 full-buffer UEs at different distances: first-
-    transmission BLER 10 % +- 3 % (all TBs and each UE), residual BLER after HARQ < 1e-3, every failed TB retransmitted until the last
+def _tdl_trace(seed: int, n_slots: int, n_prb: int) -> np.ndarray:
+    from gensemcom.channels.nr_fading import prb_gains_db
+
+    return prb_gains_db("TDL-C", delay_spread_s=300e-9, speed_kmh=3.0, numerology=1, n_prb=n_prb,
+                        n_slots=n_slots, seed=seed)
+
+
+@pytest.mark.parametrize("trace", [rayleigh_trace, _tdl_trace], ids=["stand-in", "TDL-C"])
+def test_link_adaptation_and_harq_under_fading(ns, trace):
+    """Fading (a stand-in, and Sionna's TDL-C as the channel nr uses), OLLA on, both directions,
+    4 full-buffer UEs at different distances: first-transmission BLER 10 % +- 3 % (all TBs and
+    each UE), residual BLER after HARQ < 1e-3, every failed TB retransmitted until the last
     transmission, the retransmissions keep their TBS."""
     n_prb, n_slots = 51, 4000
     spec = {"numerology": 1, "n_prb": n_prb, "duplex": "FDD", "harq_max_tx": 4,
             "ues": [{"distance_m": d} for d in (150, 190, 230, 270)]}  # UMi NLOS, 3.5 GHz
-    fading = {u: rayleigh_trace(10 + u, n_slots, n_prb) for u in range(4)}
+    fading = {u: trace(10 + u, n_slots, n_prb) for u in range(4)}
     fb = [(u, dl) for u in range(4) for dl in (True, False)]
     df, stats, _ = run_cell(ns, spec, n_slots * 0.5e-3, full_buffer=fb, fading=fading)
     for downlink in (True, False):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 
@@ -51,3 +52,19 @@ def server_stack(ns, gateway, ue_network: tuple[str, str], net: Network, names: 
         net.nodes[name] = host
         net.addresses[name] = backhaul_ifs.GetAddress(1)
     return internet, routing, p2p
+
+
+def spec_fields(settings, spec_class, what: str) -> dict:
+    """The fields of a channel's spec dataclass from a dict or any dataclass with these names
+    (e.g. a config section); an unknown name is a one-line ValueError."""
+    if dataclasses.is_dataclass(settings):
+        raw = dataclasses.asdict(settings)
+    elif isinstance(settings, dict):
+        raw = dict(settings)
+    else:
+        raise TypeError(f"{what} must be a dict or a dataclass, not {type(settings).__name__}")
+    known = {f.name for f in dataclasses.fields(spec_class)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"unknown {what} settings {sorted(unknown)}; known: {sorted(known)}")
+    return raw

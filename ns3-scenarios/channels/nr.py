@@ -30,7 +30,7 @@ import pandas as pd
 from gensemcom.config.nr import NR_MAX_MCS, NR_MAX_PRB
 from gensemcom.constants import UNIT_PORT
 
-from .network import EDGE_SERVER, Network, server_stack
+from .network import EDGE_SERVER, Network, server_stack, spec_fields
 from .nr_fading import ensure_prb_gains, load_prb_gains
 from .nr_tables import ensure_nr_tables
 
@@ -114,16 +114,7 @@ def _fail(name: str, message: str):
 
 def as_spec(cell) -> CellSpec:
     """A CellSpec from a dict or dataclass, checked; errors are one line naming the field."""
-    if dataclasses.is_dataclass(cell):
-        raw = dataclasses.asdict(cell)
-    elif isinstance(cell, dict):
-        raw = dict(cell)
-    else:
-        raise TypeError(f"cell must be a dict or a dataclass, not {type(cell).__name__}")
-    known = {f.name for f in dataclasses.fields(CellSpec)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ValueError(f"nr cell: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+    raw = spec_fields(cell, CellSpec, "nr cell")
     ues = []
     ue_known = {f.name for f in dataclasses.fields(UeSpec)}
     for i, u in enumerate(raw.pop("ues", None) or _default_ues()):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from gensemcom.analysis import latency_aware as la
 from gensemcom.constants import PROTECTED_HEADER_BYTES, TABLE_I, UNIT_PORT
 
-from .network import Network
+from .network import Network, spec_fields
 
 MODES = ("arq", "mqam", "rate")
 FADINGS = ("rayleigh", "awgn")
@@ -79,16 +79,7 @@ class LinkSpec:
 
 
 def _as_spec(link) -> LinkSpec:
-    if dataclasses.is_dataclass(link):  # LinkSpec, or any config dataclass with these names
-        raw = dataclasses.asdict(link)
-    elif isinstance(link, dict):
-        raw = dict(link)
-    else:
-        raise TypeError(f"link must be a dict or a dataclass, not {type(link).__name__}")
-    known = {f.name for f in dataclasses.fields(LinkSpec)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ValueError(f"unknown semantic link settings {sorted(unknown)}; known: {sorted(known)}")
+    raw = spec_fields(link, LinkSpec, "semantic link")
     streams = []
     for s in raw.pop("streams", None) or _default_streams():
         s = dataclasses.asdict(s) if dataclasses.is_dataclass(s) else dict(s)
