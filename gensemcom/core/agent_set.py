@@ -104,5 +104,6 @@ class AgentSet:
 def semantic_unit_agents(cfg, streams: list[str] | None = None) -> dict[str, tuple[str, dict]]:
     """The encoder (source side) and generator (GenAI node) agents of a semantic-unit run."""
     options = {"threads": cfg.agents.threads, "seed": cfg.seed, "streams": streams or cfg.app.streams,
-               "models": cfg.models.model_dump(), "edge_format": cfg.app.edge_format}
+               "models": cfg.models.model_dump(), "edge_format": cfg.app.edge_format,
+               "max_batch": cfg.agents.max_batch, "batch_wait_ms": cfg.agents.batch_wait_ms}
     return {role: (role, options) for role in ("encoder", "generator")}
