@@ -1,10 +1,11 @@
 """Blocking vs pipelined vs pipelined + batched agent requests on one scenario (issue 16).
 
     .venv/bin/python bench/pipeline.py [--config configs/lte_scale_50.json] [--max-batch 8]
-                                       [--batch-wait-ms 20] [--modes blocking,pipelined,batched]
+                                       [--batch-wait-ms 20] [--workers 2]
+                                       [--modes blocking,pipelined,batched,workers]
 
-Runs the config (default: 100 units from 50 sources) once per mode through the CLI, each in a
-fresh process, and prints per mode: the wall time of encoding + simulation (the part the mode
+Runs the config (default: 100 units from 50 sources) once per mode through the CLI (blocking,
+pipelined, pipelined + batched, and that with several generator workers), each in a fresh process, and prints per mode: the wall time of encoding + simulation (the part the mode
 changes; start-up and metrics aside), the model time (sum of the agents' compute_s over every
 encode and generate request), the ns-3 time (simulation wall time less the time spent blocked
 waiting for the generator), and the overhead wall - max(model, ns-3) as a % of wall. Ratios
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", default="configs/lte_scale_50.json")
     parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--batch-wait-ms", type=float, default=20.0)
-    parser.add_argument("--modes", default="blocking,pipelined,batched")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--modes", default="blocking,pipelined,batched,workers")
     args = parser.parse_args(argv)
     base = json.loads((ROOT / args.config).read_text())
     agents = base.get("agents", {})
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         "pipelined": {**agents, "pipeline": True},
         "batched": {**agents, "pipeline": True, "max_batch": args.max_batch, "batch_wait_ms": args.batch_wait_ms},
     }
+    modes["workers"] = {**modes["batched"], "workers": args.workers}
     chosen = args.modes.split(",")
     rows, outs = {}, {}
     with tempfile.TemporaryDirectory(prefix="gsc-bench-pipeline-") as tmp:
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         same = {m: packets[m].equals(packets[chosen[0]]) for m in chosen}
     ref = rows[chosen[0]]
     print(f"config {args.config}: {ref['units']} units; max_batch {args.max_batch}, batch_wait_ms "
-          f"{args.batch_wait_ms:g} (batched)")
+          f"{args.batch_wait_ms:g} (batched, workers); {args.workers} generator workers (workers)")
     print(f"{'mode':<10} {'wall s':>8} {'model s':>8} {'ns-3 s':>8} {'overhead':>9} {'speed-up':>9} "
           f"{'ok units':>9} {'packets':>10}")
     for mode in chosen:

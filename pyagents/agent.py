@@ -9,7 +9,8 @@ meg       (a UE or an edge server of mobile edge generation): the split model's 
           (encode, denoise, decode, sketch, complete, split, merge, pick; see meg_split/)
 
 Options: {"models": {role: backend spec}, "streams": [...], "threads": n, "seed": s,
-"max_batch": n, "batch_wait_ms": ms} (batches: the generator's `generate`); the
+"max_batch": n, "batch_wait_ms": ms (batches: the generator's `generate`), "cores": [..] (CPU
+affinity)}; the
 models are built with pyagents.backends (each role's offline default when not given).
 """
 
@@ -255,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     parent = os.getppid()
     _exit_with_parent()
     options = json.loads(args.options)
+    if options.get("cores") and hasattr(os, "sched_setaffinity"):   # a worker of several: its share of the cores
+        os.sched_setaffinity(0, [int(c) for c in options["cores"]])
+        log.info("pinned to cores %s", sorted(os.sched_getaffinity(0)))
     if args.role == "meg":
         from .meg_split.agent import MegAgent
 

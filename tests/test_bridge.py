@@ -276,3 +276,36 @@ def test_queued_requests_are_run_as_batches_and_answered_one_by_one(tmp_path):
         client.close()
         proc.kill()
         proc.wait()
+
+
+def test_a_worker_pool_loses_only_the_requests_of_a_dead_worker(tmp_path):
+    from gensemcom.bridge.pool import WorkerPool
+
+    procs, clients = [], []
+    for k in range(2):
+        endpoint = f"ipc://{tmp_path}/worker{k}.ipc"
+        proc = subprocess.Popen([sys.executable, "-c", SERVER, endpoint])
+        procs.append(proc)
+        clients.append(AgentClient(endpoint, timeout_s=30.0, retries=0, name=f"w{k}",
+                                   exit_reason=lambda p=proc: None if p.poll() is None else f"exited ({p.poll()})"))
+    try:
+        for c in clients:
+            c.wait_ready(timeout_s=30)
+        pool = WorkerPool(clients)
+        handles = [pool.submit(schema.request("echo", [bytes([i])], sleep=1)) for i in range(6)]
+        assert sorted(k for k, _ in handles) == [0, 0, 0, 1, 1, 1]   # spread: fewest outstanding first
+        procs[1].kill()
+        procs[1].wait()
+        for i, handle in enumerate(handles):
+            if handle[0] == 0:
+                assert pool.join(handle).frames == [bytes([i])]
+            else:
+                with pytest.raises(AgentUnavailable, match="exited"):
+                    pool.join(handle)
+        after = pool.submit(schema.request("echo", [b"z"]))
+        assert after[0] == 0 and pool.join(after).frames == [b"z"]
+    finally:
+        for c, p in zip(clients, procs):
+            c.close()
+            p.kill()
+            p.wait()

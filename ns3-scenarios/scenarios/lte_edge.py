@@ -7,6 +7,7 @@ link) with the GenAI node calling the generator agent -> traces, metrics, figure
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -25,7 +26,8 @@ from gensemcom.bridge import schema
 from gensemcom.bridge.client import AgentError, AgentUnavailable
 from gensemcom.constants import DELIVERY_PORT, UNIT_PORT
 from gensemcom.core import ns3, packet_trace, progress, registry
-from gensemcom.core.agent_set import AgentSet, semantic_unit_agents
+from gensemcom.bridge.pool import WorkerPool
+from gensemcom.core.agent_set import AgentSet, generator_names, semantic_unit_agents
 from gensemcom.core.compute_clock import ComputeClock
 from gensemcom.core.records import finite_or_none, write_summary
 
@@ -96,7 +98,7 @@ class Run:
         self.pending: set[int] = set()
         self.generating: int | None = None
         # Pipelined generation: unit -> id of its outstanding request, and its planned finish time.
-        self.outstanding: dict[int, int] = {}
+        self.outstanding: dict[int, tuple[int, int]] = {}   # unit -> (worker, request id)
         self.planned: dict[int, float] = {}
         self.pipelined = False
         # Wall times (seconds) for summary.json's wall_s: encoding, the simulation (with the
@@ -196,7 +198,9 @@ class Run:
                 senders[u.source].SendStream(ns.Seconds(u.t_sent), genai_addr, UNIT_PORT + sid,
                                              u.unit, sid, len(streams), u.streams[name])
 
-        generator = self.agents["generator"].client
+        # The generator agents (agents.workers of them) as one client.
+        self.generator_names = generator_names(cfg)
+        generator = WorkerPool([self.agents[name].client for name in self.generator_names])
         gen_clock = ComputeClock(cfg.compute.kind, cfg.compute.generate_s, cfg.compute.scale)
         # Pipelined: the finish time of a request is known when it is sent (fixed compute model),
         # so ns-3 runs on while the agent computes, and the reply is joined at that time.
@@ -209,7 +213,8 @@ class Run:
         # The run stops early when no unit is pending, and at the latest sim.drain_s after the
         # last send.
         self.pending = {u.unit for u in self.units if u.streams}
-        self.agents.on_exit("generator", self.generator_exited)
+        for k, name in enumerate(self.generator_names):
+            self.agents.on_exit(name, functools.partial(self.generator_exited, worker=k))
 
         def resolved(unit_id: int) -> None:
             with self.lock:
@@ -277,15 +282,17 @@ class Run:
         self.net_info = net.info
         self.channel = channel
 
-    def generator_exited(self, reason: str) -> None:
-        """From the agents' supervisor, within agent_set.WATCH_S of the generator's exit: every
-        unit still waiting for it fails now, not when the simulation brings it to the GenAI node,
-        and so does every unit whose request is outstanding (pipelined); in the blocking mode the
-        one it is generating fails through its call."""
+    def generator_exited(self, reason: str, worker: int = 0) -> None:
+        """From the agents' supervisor, within agent_set.WATCH_S of a generator's exit: every
+        unit whose request that worker holds fails now (pipelined); once no worker is left, so
+        does every unit still waiting for one, not when the simulation brings it to the GenAI
+        node. In the blocking mode the one being generated fails through its call."""
+        none_left = all(self.agents[name].exit_reason() is not None for name in self.generator_names)
         with self.lock:
             for u in self.units:
-                waiting = u.unit in self.pending and u.status == "undelivered_uplink" and u.unit != self.generating
-                if waiting or u.unit in self.outstanding:
+                waiting = (none_left and u.unit in self.pending and u.status == "undelivered_uplink"
+                           and u.unit != self.generating)
+                if waiting or self.outstanding.get(u.unit, (None,))[0] == worker:
                     _agent_failed(u, "generation", AgentUnavailable(reason))
                     self.pending.discard(u.unit)
                     self.outstanding.pop(u.unit, None)
