@@ -220,7 +220,7 @@ def check_request(ops: dict[str, OpSchema], msg: Message, max_frame_bytes: int) 
         raise BridgeProtocolError(f"unknown op {quote(op)}; this agent serves {sorted(ops) + ['ping', 'shutdown']}")
     else:
         spec = ops[op]
-    unknown = sorted(k for k in header if k not in {"v", "op"} | spec.fields())
+    unknown = sorted(k for k in header if k not in {"v", "op", "id"} | spec.fields())
     if unknown:
         raise BridgeProtocolError(f"{op}: unknown header field(s) {quote(unknown)}")
     for name in spec.required:
@@ -238,7 +238,22 @@ def check_request(ops: dict[str, OpSchema], msg: Message, max_frame_bytes: int) 
     big = [i for i, f in enumerate(frames) if len(f) > max_frame_bytes]
     if big:
         raise BridgeProtocolError(f"{op}: frame {big[0]} exceeds {max_frame_bytes} bytes")
+    check_id(header)
     _check_consistency(op, header, frames)
+
+
+MAX_ID = 2**63 - 1
+
+
+def check_id(header: dict, strict: bool = True) -> str | None:
+    """The request id (optional in every request, echoed in its reply): an integer in
+    [0, 2^63 - 1]. strict: raise BridgeProtocolError; else return the error text or None."""
+    if "id" not in header or (_is_int(header["id"]) and 0 <= header["id"] <= MAX_ID):
+        return None
+    error = f"'id' must be an integer in [0, {MAX_ID}], got {quote(header['id'])}"
+    if strict:
+        raise BridgeProtocolError(error)
+    return error
 
 
 def _check_consistency(op: str, header: dict, frames: list[bytes]) -> None:

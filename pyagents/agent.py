@@ -8,7 +8,9 @@ generator (GenAI node):  received streams -> image (PNG or raw bytes)
 meg       (a UE or an edge server of mobile edge generation): the split model's ops
           (encode, denoise, decode, sketch, complete, split, merge, pick; see meg_split/)
 
-Options: {"models": {role: backend spec}, "streams": [...], "threads": n, "seed": s}; the
+Options: {"models": {role: backend spec}, "streams": [...], "threads": n, "seed": s,
+"max_batch": n, "batch_wait_ms": ms (batches: the generator's `generate`), "cores": [..] (CPU
+affinity)}; the
 models are built with pyagents.backends (each role's offline default when not given).
 """
 
@@ -110,22 +112,69 @@ class SemanticAgent:
         return {"streams": streams, "prompt": prompt}, [produce[s]() for s in streams]
 
     def generate(self, header: dict, frames: list[bytes]) -> tuple[dict, list[bytes]]:
+        job = self._prepare(header, frames)
+        image = job["image"] if job["gen"] is None else self.models["generator"].generate(*job["gen"])
+        return self._finish(job, image)
+
+    def generate_batch(self, items: list[tuple[dict, list[bytes]]]) -> list:
+        """generate() of each (header, frames), the generator run once on all that need it
+        (pyagents.backends.base.generate_many); one (meta, frames) or exception per item: an
+        item that fails fails alone."""
+        from .backends.base import generate_many
+
+        results: list = [None] * len(items)
+        jobs: dict[int, dict] = {}
+        for i, (header, frames) in enumerate(items):
+            try:
+                jobs[i] = self._prepare(header, frames)
+            except Exception as exc:  # noqa: BLE001 - this item's error reply
+                results[i] = exc
+        todo = [i for i, job in jobs.items() if job["gen"] is not None]
+        images = {i: job["image"] for i, job in jobs.items() if job["gen"] is None}
+        try:
+            images.update(zip(todo, generate_many(self.models["generator"], [jobs[i]["gen"] for i in todo])))
+        except Exception:  # noqa: BLE001 - one by one, so that a bad item fails alone
+            log.exception("batch of %d generations failed: generating one by one", len(todo))
+            for i in todo:
+                try:
+                    images[i] = self.models["generator"].generate(*jobs[i]["gen"])
+                except Exception as exc:  # noqa: BLE001
+                    results[i] = exc
+        for i, job in jobs.items():
+            if results[i] is None:
+                try:
+                    results[i] = self._finish(job, images[i])
+                except Exception as exc:  # noqa: BLE001
+                    results[i] = exc
+        return results
+
+    def _prepare(self, header: dict, frames: list[bytes]) -> dict:
+        """A generate request's latent image (decoded) or generation job (prompt, edges, hint,
+        seed, size): the unit's seed is derived from the agent's seed and the unit id alone."""
         got = dict(zip(header.get("streams", []), frames))
         h, w = int(header.get("h", 128)), int(header.get("w", 128))
         unit = int(header.get("unit", 0))
-        image, used, notes = None, [], []
-        if "latent" in got:
-            image = self._decode_latent(got["latent"], notes)
-            used += ["latent"] if image is not None else []
-        if image is None:
-            image, used = self._generate_conditional(got, h, w, unit, notes)
         # "raw": the image as the paper's data unit (24 bpp); "png": lossless and smaller.
         fmt = header.get("format", "png")
         if fmt not in ("png", "raw"):
             raise ValueError(f"unknown output format {fmt!r}; use 'png' or 'raw'")
+        image, used, notes, gen = None, [], [], None
+        if "latent" in got:
+            image = self._decode_latent(got["latent"], notes)
+            used += ["latent"] if image is not None else []
+        if image is None:
+            gen, used = self._conditioning(got, h, w, unit, notes)
+        return {"h": h, "w": w, "format": fmt, "image": image, "used": used, "notes": notes, "gen": gen}
+
+    def _finish(self, job: dict, image: np.ndarray) -> tuple[dict, list[bytes]]:
+        from PIL import Image
+
+        h, w, fmt = job["h"], job["w"], job["format"]
+        if job["gen"] is not None and image.shape[:2] != (h, w):
+            image = np.asarray(Image.fromarray(image).resize((w, h), Image.LANCZOS))
         content = _png(image) if fmt == "png" else np.ascontiguousarray(image).tobytes()
-        return ({"h": image.shape[0], "w": image.shape[1], "format": fmt, "used": used,
-                 "fallback": "; ".join(notes) or None}, [content])
+        return ({"h": image.shape[0], "w": image.shape[1], "format": fmt, "used": job["used"],
+                 "fallback": "; ".join(job["notes"]) or None}, [content])
 
     def _decode_latent(self, data: bytes, notes: list[str]):
         from .codec import BitstreamError
@@ -139,8 +188,9 @@ class SemanticAgent:
             notes.append(f"latent undecodable ({exc})")
             return None
 
-    def _generate_conditional(self, got: dict, h: int, w: int, unit: int, notes: list[str]):
-        """The generator from whatever conditioning arrived; a lost stream is generated without."""
+    def _conditioning(self, got: dict, h: int, w: int, unit: int, notes: list[str]):
+        """The generator's job from whatever conditioning arrived (a lost stream is generated
+        without), and the streams it uses."""
         from PIL import Image
 
         from .codec import BitstreamError
@@ -163,10 +213,7 @@ class SemanticAgent:
                 notes.append("colour hint has the wrong size: generated without it")
         used = [s for s, v in (("prompt", prompt), ("edge", edges), ("hint", hint)) if v is not None and len(v)]
         seed = self.seed * 1_000_003 + unit
-        image = self.models["generator"].generate(prompt, edges, hint, seed, size)
-        if image.shape[:2] != (h, w):
-            image = np.asarray(Image.fromarray(image).resize((w, h), Image.LANCZOS))
-        return image, used
+        return (prompt, edges, hint, seed, size), used
 
 
 def _exit_with_parent() -> None:
@@ -209,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     parent = os.getppid()
     _exit_with_parent()
     options = json.loads(args.options)
+    if options.get("cores") and hasattr(os, "sched_setaffinity"):   # a worker of several: its share of the cores
+        os.sched_setaffinity(0, [int(c) for c in options["cores"]])
+        log.info("pinned to cores %s", sorted(os.sched_getaffinity(0)))
     if args.role == "meg":
         from .meg_split.agent import MegAgent
 
@@ -217,9 +267,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         agent = SemanticAgent(args.role, options)
         handlers = {"encoder": {"encode": agent.encode}, "generator": {"generate": agent.generate}}[args.role]
+    batch = {"generate": agent.generate_batch} if args.role == "generator" else {}
     try:
         serve(args.endpoint, handlers, info={"role": args.role, **agent.info()}, idle_timeout_s=args.idle_timeout,
-              ops=OPS[args.role], parent_pid=parent)
+              ops=OPS[args.role], parent_pid=parent, batch_handlers=batch,
+              max_batch=int(options.get("max_batch", 1)), batch_wait_ms=float(options.get("batch_wait_ms", 0.0)))
     finally:
         _remove_socket(args.endpoint)
 

@@ -173,3 +173,139 @@ def test_malformed_requests_are_rejected_in_one_bounded_line(header, frames, err
         schema.check_request(ops, msg, 1 << 20)
     text = str(info.value)
     assert error in text and "\n" not in text and len(text) < 300
+
+
+# -- pipelined requests (submit / join) and batches -------------------------------------------
+
+def test_pipelined_requests_are_matched_to_their_replies_by_id(server):
+    _, client, _ = server
+    ids = [client.submit(schema.request("echo", [bytes([i]) * (i + 1)], sleep=0.05)) for i in range(5)]
+    assert client.outstanding == 5
+    for i in reversed(range(5)):   # joined in any order: each gets its own reply
+        assert client.join(ids[i]).frames == [bytes([i]) * (i + 1)]
+    assert client.outstanding == 0
+    bad = client.submit(schema.request("fail"))
+    good = client.submit(schema.request("echo", [b"y"]))
+    with pytest.raises(AgentError, match="model exploded"):   # an error fails its own request only
+        client.join(bad)
+    assert client.join(good).frames == [b"y"]
+
+
+def test_the_timeout_counts_silence_not_queueing(server):
+    """Five requests of 0.6 s each pipelined to an agent with a 1 s timeout: the last reply comes
+    after 3 s, but a reply arrives every 0.6 s, so nothing is declared dead."""
+    _, client, _ = server
+    ids = [client.submit(schema.request("echo", [b"x"], sleep=0.6)) for _ in range(5)]
+    assert [client.join(i).ok for i in ids] == [True] * 5
+
+
+def test_a_killed_agent_fails_every_outstanding_request_without_hanging(tmp_path):
+    endpoint = f"ipc://{tmp_path}/agent.ipc"
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, endpoint])
+    client = AgentClient(endpoint, timeout_s=30.0, retries=1, name="test",
+                         exit_reason=lambda: None if proc.poll() is None else f"exited (code {proc.poll()})")
+    try:
+        client.wait_ready(timeout_s=30)
+        ids = [client.submit(schema.request("echo", [b"x"], sleep=2)) for _ in range(4)]
+        time.sleep(0.3)
+        proc.kill()
+        proc.wait()
+        start = time.monotonic()
+        for rid in ids:
+            with pytest.raises(AgentUnavailable, match="exited"):
+                client.join(rid)
+        assert time.monotonic() - start < 2   # not 4 x 2 s, not the 30 s timeouts
+        with pytest.raises(AgentUnavailable):
+            client.submit(schema.request("echo"))
+    finally:
+        client.close()
+        proc.kill()
+        proc.wait()
+
+
+def test_a_request_id_that_is_not_an_integer_is_a_bad_request(server):
+    import zmq
+
+    _, _, endpoint = server
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    sock.send_multipart([b'{"v": 1, "op": "ping", "id": "seven"}'])
+    assert sock.poll(5000)
+    answer = schema.decode(sock.recv_multipart())
+    sock.close()
+    assert not answer.ok and "'id' must be an integer" in answer.header["error"] and "id" not in answer.header
+
+
+BATCH_SERVER = r"""
+import sys, time
+from gensemcom.bridge.server import serve
+def double(h, frames):
+    return {"n": 1}, [frames[0] * 2]
+def double_batch(items):
+    time.sleep(0.2)   # one model call for the whole batch
+    out = []
+    for h, frames in items:
+        out.append(ValueError("bad item") if frames[0] == b"bad" else ({"n": len(items)}, [frames[0] * 2]))
+    return out
+serve(sys.argv[1], {"double": double}, batch_handlers={"double": double_batch}, max_batch=4, batch_wait_ms=300)
+"""
+
+
+def test_queued_requests_are_run_as_batches_and_answered_one_by_one(tmp_path):
+    endpoint = f"ipc://{tmp_path}/agent.ipc"
+    proc = subprocess.Popen([sys.executable, "-c", BATCH_SERVER, endpoint])
+    client = AgentClient(endpoint, timeout_s=10.0, retries=0, name="batch")
+    try:
+        client.wait_ready(timeout_s=30)
+        payloads = [b"a", b"bad", b"c", b"d", b"e", b"f"]
+        ids = [client.submit(schema.request("double", [p])) for p in payloads]
+        answers = {}
+        for p, rid in zip(payloads, ids):
+            try:
+                answers[p] = client.join(rid)
+            except AgentError as exc:
+                answers[p] = exc
+        assert "bad item" in str(answers[b"bad"])   # one item's failure is its own
+        for p in (b"a", b"c", b"d", b"e", b"f"):
+            assert answers[p].frames == [p * 2]
+        # Six requests, at most four a batch: a batch of 4, then one of 2.
+        assert [answers[p].header["batch"] for p in (b"a", b"c", b"d", b"e", b"f")] == [4, 4, 4, 2, 2]
+        assert answers[b"a"].header["compute_s"] >= 0.04   # the batch's wall time over its size
+    finally:
+        client.close()
+        proc.kill()
+        proc.wait()
+
+
+def test_a_worker_pool_loses_only_the_requests_of_a_dead_worker(tmp_path):
+    from gensemcom.bridge.pool import WorkerPool
+
+    procs, clients = [], []
+    for k in range(2):
+        endpoint = f"ipc://{tmp_path}/worker{k}.ipc"
+        proc = subprocess.Popen([sys.executable, "-c", SERVER, endpoint])
+        procs.append(proc)
+        clients.append(AgentClient(endpoint, timeout_s=30.0, retries=0, name=f"w{k}",
+                                   exit_reason=lambda p=proc: None if p.poll() is None else f"exited ({p.poll()})"))
+    try:
+        for c in clients:
+            c.wait_ready(timeout_s=30)
+        pool = WorkerPool(clients)
+        handles = [pool.submit(schema.request("echo", [bytes([i])], sleep=1)) for i in range(6)]
+        assert sorted(k for k, _ in handles) == [0, 0, 0, 1, 1, 1]   # spread: fewest outstanding first
+        procs[1].kill()
+        procs[1].wait()
+        for i, handle in enumerate(handles):
+            if handle[0] == 0:
+                assert pool.join(handle).frames == [bytes([i])]
+            else:
+                with pytest.raises(AgentUnavailable, match="exited"):
+                    pool.join(handle)
+        after = pool.submit(schema.request("echo", [b"z"]))
+        assert after[0] == 0 and pool.join(after).frames == [b"z"]
+    finally:
+        for c, p in zip(clients, procs):
+            c.close()
+            p.kill()
+            p.wait()

@@ -54,6 +54,19 @@ class AgentsConfig(Section):
     retries: int = Field(1, ge=0, le=10, description="Retries (fresh socket each) before an agent is declared dead.")
     ready_timeout_s: float = Field(180.0, gt=0, description="Time allowed for an agent to load its models.")
     threads: int = Field(1, ge=1, le=64, description="torch threads per agent.")
+    pipeline: bool = Field(True, description="lte_edge: send each request without waiting for its reply: with compute.kind "
+                                             "fixed a reply is joined only at its simulated finish time (ns-3 runs on "
+                                             "meanwhile), and the source encodings are sent all at once. Same traces "
+                                             "either way; false: every request blocks the run (the mode of before).")
+    max_batch: int = Field(1, ge=1, le=256, description="lte_edge: the generator agent runs up to this many queued "
+                                                        "requests as one batch (1: one at a time). Outputs do not "
+                                                        "depend on the batch (per-unit seeds).")
+    workers: int = Field(1, ge=1, le=64, description="lte_edge: generator agent processes; each request goes to "
+                                                     "the live one with the fewest outstanding; with several, each "
+                                                     "is pinned to its share of the cores, and one that dies fails "
+                                                     "only the units it holds.")
+    batch_wait_ms: float = Field(0.0, ge=0, le=10_000, description="lte_edge: how long the generator agent waits, after a "
+                                                                   "request arrives, for more to fill a batch.")
 
 def _spec(role: str, default: str):
     return Field(default_factory=lambda: {"backend": default},

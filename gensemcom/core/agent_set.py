@@ -102,7 +102,28 @@ class AgentSet:
 
 
 def semantic_unit_agents(cfg, streams: list[str] | None = None) -> dict[str, tuple[str, dict]]:
-    """The encoder (source side) and generator (GenAI node) agents of a semantic-unit run."""
+    """The encoder (source side) and generator (GenAI node) agents of a semantic-unit run:
+    agents.workers generator processes (generator_names), each pinned to its share of this
+    process's cores when there are several."""
     options = {"threads": cfg.agents.threads, "seed": cfg.seed, "streams": streams or cfg.app.streams,
-               "models": cfg.models.model_dump(), "edge_format": cfg.app.edge_format}
-    return {role: (role, options) for role in ("encoder", "generator")}
+               "models": cfg.models.model_dump(), "edge_format": cfg.app.edge_format,
+               "max_batch": cfg.agents.max_batch, "batch_wait_ms": cfg.agents.batch_wait_ms}
+    agents = {"encoder": ("encoder", options)}
+    names = generator_names(cfg)
+    shares = core_shares(len(names)) if len(names) > 1 else [None]
+    for name, cores in zip(names, shares):
+        agents[name] = ("generator", options if cores is None else {**options, "cores": cores})
+    return agents
+
+
+def generator_names(cfg) -> list[str]:
+    """generator, generator-2, ..., one per agents.workers."""
+    return ["generator"] + [f"generator-{k}" for k in range(2, getattr(cfg.agents, "workers", 1) + 1)]
+
+
+def core_shares(n: int) -> list[list[int]]:
+    """This process's cores split into n shares (round-robin; each share at least one core)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    if len(cores) < n:
+        return [[cores[k % len(cores)]] for k in range(n)]
+    return [cores[k::n] for k in range(n)]

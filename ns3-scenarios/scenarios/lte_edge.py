@@ -7,6 +7,7 @@ link) with the GenAI node calling the generator agent -> traces, metrics, figure
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -25,7 +26,8 @@ from gensemcom.bridge import schema
 from gensemcom.bridge.client import AgentError, AgentUnavailable
 from gensemcom.constants import DELIVERY_PORT, UNIT_PORT
 from gensemcom.core import ns3, packet_trace, progress, registry
-from gensemcom.core.agent_set import AgentSet, semantic_unit_agents
+from gensemcom.bridge.pool import WorkerPool
+from gensemcom.core.agent_set import AgentSet, generator_names, semantic_unit_agents
 from gensemcom.core.compute_clock import ComputeClock
 from gensemcom.core.records import finite_or_none, write_summary
 
@@ -95,6 +97,13 @@ class Run:
         # has now; the agents' supervisor thread changes them too (generator_exited).
         self.pending: set[int] = set()
         self.generating: int | None = None
+        # Pipelined generation: unit -> id of its outstanding request, and its planned finish time.
+        self.outstanding: dict[int, tuple[int, int]] = {}   # unit -> (worker, request id)
+        self.planned: dict[int, float] = {}
+        self.pipelined = False
+        # Wall times (seconds) for summary.json's wall_s: encoding, the simulation (with the
+        # joins after it), and the part of the latter spent waiting for the generator agent.
+        self.timing = {"encode": 0.0, "simulate": 0.0, "simulate_agent_wait": 0.0}
         self.lock = threading.Lock()
 
     # -- source side ----------------------------------------------------------------------
@@ -111,13 +120,28 @@ class Run:
             self.units.append(Unit(k, name, source, load_image(name, im.size), t))
 
     def encode_units(self) -> None:
+        """Every unit through the source encoder agent. Pipelined (agents.pipeline): all requests
+        are sent first, then the replies are collected in unit order (the agent works through its
+        queue meanwhile); else one request at a time. The same results either way."""
         encoder = self.agents["encoder"].client
         clocks: dict[str, ComputeClock] = {}
         c = self.cfg.compute
+        pipelined = self.cfg.agents.pipeline
+        sent: dict[int, int] = {}
+        if pipelined:
+            for u in self.units:
+                h, w = u.original.shape[:2]
+                try:
+                    sent[u.unit] = encoder.submit(schema.request("encode", [u.original.tobytes()], h=h, w=w))
+                except AgentUnavailable as exc:
+                    _agent_failed(u, "encoding", exc)
         for u in tqdm(self.units, desc="encoding (source agent)", unit="unit"):
+            if u.status != "undelivered_uplink":   # failed at submission already
+                continue
             h, w = u.original.shape[:2]
             try:
-                answer = encoder.call(schema.request("encode", [u.original.tobytes()], h=h, w=w))
+                answer = (encoder.join(sent[u.unit]) if pipelined else
+                          encoder.call(schema.request("encode", [u.original.tobytes()], h=h, w=w)))
             except (AgentUnavailable, AgentError) as exc:
                 _agent_failed(u, "encoding", exc)
                 continue
@@ -136,7 +160,9 @@ class Run:
         channel = registry.load_channel(cfg.channel)
         net = channel.build(ns, cfg, self.trace)
         self.make_units(net.sources)
+        t0 = time.perf_counter()
         self.encode_units()
+        self.timing["encode"] = time.perf_counter() - t0
         # Mean bits per stream: known once the units are encoded (the semantic link's power
         # split depends on them).
         encoded = [u for u in self.units if u.streams]
@@ -172,13 +198,23 @@ class Run:
                 senders[u.source].SendStream(ns.Seconds(u.t_sent), genai_addr, UNIT_PORT + sid,
                                              u.unit, sid, len(streams), u.streams[name])
 
-        generator = self.agents["generator"].client
+        # The generator agents (agents.workers of them) as one client.
+        self.generator_names = generator_names(cfg)
+        generator = WorkerPool([self.agents[name].client for name in self.generator_names])
         gen_clock = ComputeClock(cfg.compute.kind, cfg.compute.generate_s, cfg.compute.scale)
+        # Pipelined: the finish time of a request is known when it is sent (fixed compute model),
+        # so ns-3 runs on while the agent computes, and the reply is joined at that time.
+        self.pipelined = cfg.agents.pipeline and cfg.compute.kind == "fixed"
+        if cfg.agents.pipeline and not self.pipelined:
+            log.info("compute.kind is %r: the simulated finish time of a generation depends on its measured "
+                     "time, so each generator request blocks the simulation (agents.pipeline has no effect "
+                     "on generation)", cfg.compute.kind)
 
         # The run stops early when no unit is pending, and at the latest sim.drain_s after the
         # last send.
         self.pending = {u.unit for u in self.units if u.streams}
-        self.agents.on_exit("generator", self.generator_exited)
+        for k, name in enumerate(self.generator_names):
+            self.agents.on_exit(name, functools.partial(self.generator_exited, worker=k))
 
         def resolved(unit_id: int) -> None:
             with self.lock:
@@ -187,7 +223,8 @@ class Run:
                     ns.Simulator.Stop()
 
         def on_genai_unit(unit_id: int) -> None:
-            # Simulated time stands still here while the generator agent computes.
+            # Blocking mode: simulated time stands still here while the generator agent computes.
+            # Pipelined: the request is only sent here; join_generated runs at its finish time.
             u = by_id.get(unit_id)
             with self.lock:
                 if u is None or unit_id not in self.pending:
@@ -197,14 +234,19 @@ class Run:
                     return
                 self.generating = unit_id
             try:
-                self._generate(ns, genai, generator, gen_clock, u, sink_addr)
+                if self.pipelined:
+                    self._submit_generate(ns, genai, generator, gen_clock, u, sink_addr, resolved)
+                else:
+                    self._generate(ns, genai, generator, gen_clock, u, sink_addr)
             except Exception as exc:  # noqa: BLE001 - never let an exception unwind into C++
                 log.exception("unit %d: GenAI handling failed", unit_id)
                 _failed(u, "genai_error", str(exc))
             finally:
                 self.generating = None
                 genai.ReleaseUnit(unit_id)
-            if u.status != "undelivered_downlink":  # failed at the GenAI node, or generated locally
+            # Failed at the GenAI node, or generated locally (pipelined: as soon as it is sent, as
+            # the blocking mode resolves it when the agent answers, in the same simulated instant).
+            if u.status != "undelivered_downlink" and (u.unit not in self.outstanding or self.local_sink):
                 resolved(unit_id)
 
         def on_sink_unit(unit_id: int) -> None:
@@ -223,28 +265,89 @@ class Run:
         sink.SetUnitHandler(on_sink_unit)
 
         stop_s = max((u.t_sent for u in self.units if u.streams), default=0.0) + cfg.sim.drain_s
+        t0 = time.perf_counter()
         self.sim_end_s = (progress.run_simulation(ns, stop_s, f"ns-3 simulation ({cfg.channel})",
                                                   done=lambda: not self.pending)
                           if self.pending else 0.0)
         with self.lock:   # what is left stays as the simulation left it (undelivered_*), whatever exits now
             self.pending.clear()
+        # Requests whose finish time the simulation did not reach: their replies still come in,
+        # as the blocking mode has them (generated, the stream never sent).
+        for unit_id in sorted(self.outstanding):
+            self._join_generated(ns, genai, generator, by_id[unit_id], sink_addr, None, send=False)
+        self.timing["simulate"] = time.perf_counter() - t0
         channel.finish(net)
         ns.Simulator.Destroy()
         ns3.keep_alive(net)
         self.net_info = net.info
         self.channel = channel
 
-    def generator_exited(self, reason: str) -> None:
-        """From the agents' supervisor, within agent_set.WATCH_S of the generator's exit: every
-        unit still waiting for it fails now, not when the simulation brings it to the GenAI node
-        (the one it is generating fails through its call)."""
+    def generator_exited(self, reason: str, worker: int = 0) -> None:
+        """From the agents' supervisor, within agent_set.WATCH_S of a generator's exit: every
+        unit whose request that worker holds fails now (pipelined); once no worker is left, so
+        does every unit still waiting for one, not when the simulation brings it to the GenAI
+        node. In the blocking mode the one being generated fails through its call."""
+        none_left = all(self.agents[name].exit_reason() is not None for name in self.generator_names)
         with self.lock:
             for u in self.units:
-                if u.unit in self.pending and u.status == "undelivered_uplink" and u.unit != self.generating:
+                waiting = (none_left and u.unit in self.pending and u.status == "undelivered_uplink"
+                           and u.unit != self.generating)
+                if waiting or self.outstanding.get(u.unit, (None,))[0] == worker:
                     _agent_failed(u, "generation", AgentUnavailable(reason))
                     self.pending.discard(u.unit)
+                    self.outstanding.pop(u.unit, None)
 
-    def _generate(self, ns, genai, generator, clock: ComputeClock, u: Unit, sink_addr) -> None:
+    def _submit_generate(self, ns, genai, generator, clock: ComputeClock, u: Unit, sink_addr, resolved) -> None:
+        """Pipelined generation, at the GenAI node's handover of unit `u`: the request goes out
+        without waiting, and an event at its finish time (the fixed compute model knows it now)
+        joins the reply and sends the generated stream on."""
+        request = self._gather(genai, u)
+        now = ns.Simulator.Now().GetSeconds()
+        try:
+            rid = generator.submit(request)
+        except AgentUnavailable as exc:
+            _agent_failed(u, "generation", exc)
+            return
+        t_generated = clock.finish_time(now, 0.0)
+        with self.lock:
+            self.outstanding[u.unit] = rid
+
+        def join() -> None:
+            try:
+                self._join_generated(ns, genai, generator, u, sink_addr, t_generated, send=True)
+            except Exception as exc:  # noqa: BLE001 - never let an exception unwind into C++
+                log.exception("unit %d: GenAI handling failed", u.unit)
+                _failed(u, "genai_error", str(exc))
+            if u.status != "undelivered_downlink":
+                resolved(u.unit)
+
+        self.planned[u.unit] = t_generated
+        ns3.schedule(t_generated - now, join)
+
+    def _join_generated(self, ns, genai, generator, u: Unit, sink_addr, t_generated, send: bool) -> None:
+        """The reply to unit `u`'s outstanding request (blocking until it is there), then what
+        _generate does with it. Nothing if the unit failed meanwhile (its generator exited)."""
+        with self.lock:
+            rid = self.outstanding.get(u.unit)
+        if rid is None:
+            return
+        t0 = time.perf_counter()
+        try:
+            answer = generator.join(rid)
+        except (AgentUnavailable, AgentError) as exc:
+            self.timing["simulate_agent_wait"] += time.perf_counter() - t0
+            with self.lock:
+                if self.outstanding.pop(u.unit, None) is not None:
+                    _agent_failed(u, "generation", exc)
+            return
+        self.timing["simulate_agent_wait"] += time.perf_counter() - t0
+        with self.lock:
+            if self.outstanding.pop(u.unit, None) is None:
+                return   # failed by generator_exited while the reply came in
+        self._generated(ns, genai, u, answer, self.planned[u.unit], sink_addr, send)
+
+    def _gather(self, genai, u: Unit) -> schema.Message:
+        """The GenAI node's received streams of unit `u`, as the generator's request."""
         u.t_genai_first_rx = genai.GetUnitFirstRxTime(u.unit).GetSeconds()
         u.t_genai_ready = genai.GetUnitReadyTime(u.unit).GetSeconds()
         u.genai_complete = bool(genai.IsUnitComplete(u.unit))
@@ -258,26 +361,42 @@ class Run:
         u.genai_crc_ok = dict(zip(names, crc_ok))
         u.received_edge = dict(zip(names, frames)).get("edge")
         h, w = u.original.shape[:2]
-        request = schema.request("generate", frames, unit=u.unit, streams=names, complete=complete,
-                                 crc_ok=crc_ok, h=h, w=w)
-        try:
-            answer = generator.call(request)
-        except (AgentUnavailable, AgentError) as exc:
-            _agent_failed(u, "generation", exc)
-            return
+        return schema.request("generate", frames, unit=u.unit, streams=names, complete=complete,
+                              crc_ok=crc_ok, h=h, w=w)
+
+    def _generated(self, ns, genai, u: Unit, answer, t_generated: float, sink_addr, send: bool) -> None:
+        """Unit `u`'s generated content, at t_generated: to the sink (send: now, from inside the
+        event at t_generated), or kept (a local sink; or the simulation has ended)."""
         u.generate_wall_s = answer.header["compute_s"]
         u.fallback = answer.header.get("fallback")
         content = answer.frames[0]
         u.generated_bytes = len(content)
-        now = ns.Simulator.Now().GetSeconds()
-        u.t_generated = clock.finish_time(now, u.generate_wall_s)
+        u.t_generated = t_generated
         if self.local_sink:
             u.t_delivered, u.delivered, u.delivered_crc_ok = u.t_generated, content, True
             u.status = "generated"
             return
         u.status = "undelivered_downlink"  # until the sink has it
-        genai.SendStream(ns.Seconds(u.t_generated - now), sink_addr, DELIVERY_PORT, u.unit,
-                         GENERATED_STREAM, 1, content)
+        if send:
+            genai.SendStreamNow(sink_addr, DELIVERY_PORT, u.unit, GENERATED_STREAM, 1, content)
+
+    def _generate(self, ns, genai, generator, clock: ComputeClock, u: Unit, sink_addr) -> None:
+        """Blocking generation: simulated time stands still until the agent answers."""
+        request = self._gather(genai, u)
+        t0 = time.perf_counter()
+        try:
+            answer = generator.call(request)
+        except (AgentUnavailable, AgentError) as exc:
+            _agent_failed(u, "generation", exc)
+            return
+        finally:
+            self.timing["simulate_agent_wait"] += time.perf_counter() - t0
+        now = ns.Simulator.Now().GetSeconds()
+        t_generated = clock.finish_time(now, answer.header["compute_s"])
+        self._generated(ns, genai, u, answer, t_generated, sink_addr, send=False)
+        if u.status == "undelivered_downlink":
+            genai.SendStream(ns.Seconds(u.t_generated - now), sink_addr, DELIVERY_PORT, u.unit,
+                             GENERATED_STREAM, 1, answer.frames[0])
 
     # -- outputs --------------------------------------------------------------------------
     def finalize_units(self) -> pd.DataFrame:
@@ -366,6 +485,7 @@ def run(cfg, out: Path) -> dict:
         t1 = time.perf_counter()
         r.simulate()
         wall["encode_and_simulate"] = time.perf_counter() - t1
+        wall.update(r.timing)
     t2 = time.perf_counter()
     units = r.finalize_units()
     wall["metrics_and_outputs"] = time.perf_counter() - t2

@@ -202,6 +202,28 @@ SemanticApp::SendStream(Time delay,
 }
 
 void
+SemanticApp::SendStreamNow(Ipv4Address dst,
+                           uint16_t dstPort,
+                           uint32_t unit,
+                           uint32_t stream,
+                           uint32_t nStreams,
+                           const std::string& bytes)
+{
+    NS_LOG_FUNCTION(this << dst << dstPort << unit << stream << nStreams << bytes.size());
+    if (stream > 255 || nStreams == 0 || nStreams > 255)
+    {
+        throw std::invalid_argument(m_label +
+                                    ": SendStreamNow: stream id and count must fit in 8 bits");
+    }
+    if (bytes.size() > uint64_t(0xFFFF) * m_segmentSize || bytes.size() > size_t(INT_MAX))
+    {
+        throw std::invalid_argument(m_label + ": SendStreamNow: stream too large for 16-bit "
+                                              "segment numbers (or over 2 GiB)");
+    }
+    EnqueueStream(dst, dstPort, unit, stream, nStreams, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+}
+
+void
 SemanticApp::EnqueueStream(Ipv4Address dst,
                            uint16_t dstPort,
                            uint32_t unit,

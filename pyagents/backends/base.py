@@ -70,7 +70,23 @@ class Generator(Protocol):
 
     def generate(self, prompt: str, edges: np.ndarray | None, hint: np.ndarray | None,
                  seed: int, size: int) -> np.ndarray:
-        """Prompt + optional bool edge map + optional uint8 colour hint -> uint8 size x size x 3."""
+        """Prompt + optional bool edge map + optional uint8 colour hint -> uint8 size x size x 3.
+
+        A backend may also have generate_batch(jobs), jobs a list of (prompt, edges, hint, seed,
+        size), returning one image per job, each as generate() would (generate_many falls back to
+        a loop of generate() for a backend without it)."""
+
+
+def generate_many(generator, jobs: list[tuple]) -> list[np.ndarray]:
+    """Images of several generation jobs: the backend's generate_batch where it has one, else
+    one generate() per job."""
+    batch = getattr(generator, "generate_batch", None)
+    if batch is not None and len(jobs) > 1:
+        images = batch(jobs)
+        if len(images) != len(jobs):
+            raise BackendError(f"{generator.name}.generate_batch returned {len(images)} images for {len(jobs)} jobs")
+        return list(images)
+    return [generator.generate(*job) for job in jobs]
 
 
 @runtime_checkable

@@ -109,6 +109,22 @@ class GscLdmSplit:
         cond = self.condition(prompt, edges, hint, size)
         return self.decode(self.denoise(self.initial_latent(seed, size), cond, 0, self.num_steps), cond)
 
+    def generate_batch(self, jobs: list[tuple]) -> list[np.ndarray]:
+        """generate() of each (prompt, edges, hint, seed, size), the denoising loop run on the
+        whole batch (one UNet call per step). Each item starts from its own seed's noise, so its
+        image does not depend on the batch (up to float rounding of batched convolutions)."""
+        if len(jobs) < 2 or len({job[4] for job in jobs}) > 1:
+            return [self.generate(*job) for job in jobs]
+        torch = self._torch
+        conds = [self.condition(prompt, edges, hint, size) for prompt, edges, hint, _, size in jobs]
+        z = torch.from_numpy(np.stack([self.initial_latent(job[3], job[4]) for job in jobs]))
+        batch = {"text": torch.cat([c["text"] for c in conds]), "control": torch.cat([c["control"] for c in conds])}
+        with torch.no_grad():
+            for i in range(self.num_steps):
+                t = self.timesteps[i]
+                z = self.scheduler.step(self._predict(z, t, batch), t, z).prev_sample
+        return [self.decode(z[k].numpy(), cond) for k, cond in enumerate(conds)]
+
 
 def _sd_split(**options):
     from .stable_diffusion import SDSplitModel

@@ -122,6 +122,17 @@ class SemanticApp : public Application
                     uint32_t nStreams,
                     const std::string& bytes);
 
+    /// SendStream at once, from inside an event: what the event SendStream(delay, ...) schedules
+    /// does, in this event's place. An event scheduled at t (a Python callback that joins an
+    /// agent's reply) that calls this queues the stream exactly where SendStream(t - now, ...)
+    /// called at `now` would have: the same event order, so the same traces.
+    void SendStreamNow(Ipv4Address dst,
+                       uint16_t dstPort,
+                       uint32_t unit,
+                       uint32_t stream,
+                       uint32_t nStreams,
+                       const std::string& bytes);
+
     // Receive side: a unit stays readable until ReleaseUnit. Stream ids are uint32_t here
     // (not the wire's uint8_t) because cppyy maps uint8_t to a Python str.
     std::vector<uint32_t> GetStreamIds(uint32_t unit) const;
