@@ -47,8 +47,13 @@ def worker_count(requested: int, tasks: int) -> int:
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+# Set in every worker: a sweep run as a campaign point then runs its own points in the worker
+# itself (campaign.tasks), instead of starting workers of its own.
+IN_WORKER_ENV = "GENSEMCOM_CAMPAIGN_WORKER"
+
+
 def worker_env(threads: int) -> dict:
-    env = dict(os.environ, TQDM_DISABLE="1", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, TQDM_DISABLE="1", PYTHONUNBUFFERED="1", **{IN_WORKER_ENV: "1"})
     for name in THREAD_ENV:
         env.setdefault(name, str(threads))
     return env
@@ -151,7 +156,8 @@ class RayEngine:
             # this checkout and keeps their prints out of the driver's console.
             ray.init(address=address, log_to_driver=False, include_dashboard=False, logging_level=logging.ERROR,
                      num_cpus=None if address else os.cpu_count(),
-                     runtime_env={"env_vars": {"TQDM_DISABLE": "1", "PYTHONPATH": str(REPO_ROOT)}})
+                     runtime_env={"env_vars": {"TQDM_DISABLE": "1", "PYTHONPATH": str(REPO_ROOT),
+                                                  IN_WORKER_ENV: "1"}})
             log.info("Ray: %s, %s CPUs, %s GPUs", address or "a local cluster", ray.cluster_resources().get("CPU"),
                      ray.cluster_resources().get("GPU", 0))
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from gensemcom.campaign import provenance
-from gensemcom.campaign.engines import build_engine, worker_count
+from gensemcom.campaign.engines import IN_WORKER_ENV, build_engine, worker_count
+from gensemcom.campaign.spec import config_id
 from gensemcom.campaign.store import Store
 from gensemcom.config.engine import EngineConfig
 from gensemcom.core.paths import REPO_ROOT
@@ -47,9 +49,10 @@ class Task:
 
 
 def sweep_folder(cfg, sweep: str) -> Path:
-    """Where a sweep keeps its points: <output_dir>/sweeps/<name>-<sweep>/ (outside the run's
-    own timestamped folder, so that the next run of the same config finds them)."""
-    return (REPO_ROOT / cfg.output_dir).resolve() / "sweeps" / f"{cfg.name}-{sweep}"
+    """Where a sweep keeps its points: <output_dir>/sweeps/<name>-<sweep>-<config hash>/,
+    outside the run's own timestamped folder, so that the next run of the same config finds
+    them, and apart from the runs of other configs (a campaign's points run at once)."""
+    return (REPO_ROOT / cfg.output_dir).resolve() / "sweeps" / f"{cfg.name}-{sweep}-{config_id(cfg)[:8]}"
 
 
 def run_tasks(tasks: list[Task], folder: Path, engine: EngineConfig, desc: str) -> list[Path]:
@@ -79,8 +82,11 @@ def run_tasks(tasks: list[Task], folder: Path, engine: EngineConfig, desc: str) 
 
 
 def _run(store: Store, tasks: list[dict], engine: EngineConfig, desc: str) -> dict[str, str]:
-    workers = worker_count(engine.workers, len(tasks))
-    log.info("%s: %d to run on %d %s worker(s) -> %s", desc, len(tasks), workers, engine.kind, store.folder)
+    # In this process: one local worker (no second ns-3 import), or a sweep that is itself a
+    # point in a campaign's worker (the campaign is what runs in parallel).
+    inline = os.environ.get(IN_WORKER_ENV) == "1" or (engine.kind == "local" and worker_count(engine.workers, len(tasks)) == 1)
+    where = "this process" if inline else f"{worker_count(engine.workers, len(tasks))} {engine.kind} worker(s)"
+    log.info("%s: %d to run in %s -> %s", desc, len(tasks), where, store.folder)
     failed: dict[str, str] = {}
     bar = tqdm(total=len(tasks), unit="point", desc=desc, mininterval=2)
 
@@ -92,7 +98,13 @@ def _run(store: Store, tasks: list[dict], engine: EngineConfig, desc: str) -> di
 
     t0 = time.perf_counter()
     try:
-        build_engine(engine, store.logs).run(tasks, on_result)
+        if inline:
+            from gensemcom.campaign.worker import execute
+
+            for task in tasks:
+                on_result(execute(task))
+        else:
+            build_engine(engine, store.logs).run(tasks, on_result)
     finally:
         bar.close()
     log.info("%s: %d points in %.1f s", desc, len(tasks), time.perf_counter() - t0)

@@ -45,6 +45,7 @@ import pandas as pd
 from gensemcom.analysis import metrics
 from gensemcom.analysis.gnl_curves import RAW_BPP
 from gensemcom.core.records import read_row, write_row
+from gensemcom.core.torch_threads import one_torch_thread
 
 
 def pan_frames(cfg) -> np.ndarray:
@@ -130,13 +131,10 @@ def measure_points(cfg) -> tuple[pd.DataFrame, dict]:
 def _image_set(images_json: str, crops: int, seed: int):
     """The image set, its Inception features and the FID of its colour-inverted copy: once
     per worker."""
-    import torch
-
     from gensemcom.agents.images import image_set
     from gensemcom.analysis import fid as fidlib
     from gensemcom.config import ImagesConfig
 
-    torch.set_num_threads(1)  # as the sweep's own process: the same features with any worker count
     im = ImagesConfig(**json.loads(images_json))
     _, images = image_set(im.names, im.size, crops, seed)
     ref = fidlib.inception_features(images)
@@ -145,7 +143,13 @@ def _image_set(images_json: str, crops: int, seed: int):
 
 def codec_task(out, images: dict, gnl_sweep: dict, seed: int, base: str, codec: dict, jobs: list) -> None:
     """One base codec: its plain point (gamma 0), its pixel-swap points (gamma > 0) and hybrid
-    points (["hybrid", factor]) into out/measured.json."""
+    points (["hybrid", factor]) into out/measured.json; on one torch thread, as the sweep's own
+    process runs (the same features with any number of workers)."""
+    with one_torch_thread():
+        _codec_points(out, images, gnl_sweep, seed, base, codec, jobs)
+
+
+def _codec_points(out, images: dict, gnl_sweep: dict, seed: int, base: str, codec: dict, jobs: list) -> None:
     from gensemcom.agents import hybrid as hy
     from gensemcom.agents import pixel_swap as ps
     from gensemcom.agents.backends import build
@@ -185,15 +189,17 @@ def codec_task(out, images: dict, gnl_sweep: dict, seed: int, base: str, codec: 
 
 def implicit_task(out, images: dict, gnl_sweep: dict, seed: int) -> None:
     """Implicit prompting on the pan sequences: frame i received iff i % k == 0, the others
-    predicted; rows and set info into out/implicit.json."""
-    import torch
+    predicted; rows and set info into out/implicit.json (on one torch thread, as codec_task)."""
+    with one_torch_thread():
+        _implicit_points(out, images, gnl_sweep)
 
+
+def _implicit_points(out, images: dict, gnl_sweep: dict) -> None:
     from gensemcom.agents import implicit as im
     from gensemcom.analysis import fid as fidlib
     from gensemcom.config import ImagesConfig
     from gensemcom.config.generative_network import GnlSweepConfig
 
-    torch.set_num_threads(1)
     sw = GnlSweepConfig(**gnl_sweep)
     frames = pan_frames(SimpleNamespace(gnl_sweep=sw, images=ImagesConfig(**images)))
     nf = sw.implicit_frames

@@ -119,19 +119,18 @@ def phi_job_task(out, images: dict, models: dict, phi: dict, seed: int, image: i
     from gensemcom.agents.images import image_set
     from gensemcom.config import ImagesConfig, PhiConfig
 
-    import torch
+    from gensemcom.core.torch_threads import one_torch_thread
 
-    # One thread, whatever the worker's share of the cores: float sums then add up in the same
-    # order with any number of workers, so the rows are identical (they differ by ~1e-5 between
-    # 1 and 2 threads).
-    torch.set_num_threads(1)
-    im, c = ImagesConfig(**images), PhiConfig(**phi)
-    prompt_model, edge_model, generator, text_encoder = _models(json.dumps(models, sort_keys=True), c.clip_model)
-    _, originals = image_set(im.names, im.size, c.crops_per_image, seed)
-    one = originals[image]
-    setup = PhiSetup(originals, {image: prompt_model.extract(one)}, {image: edge_model.detect(one)})
-    rows = measure_job(setup, image, job_seed, generator, prompt_model, tuple(c.bers), tuple(c.formats),
-                       c.clip_model, text_encoder)
+    # One thread: the rows are then identical with any number of workers (they differ by
+    # ~1e-5 between 1 and 2 threads).
+    with one_torch_thread():
+        im, c = ImagesConfig(**images), PhiConfig(**phi)
+        prompt_model, edge_model, generator, text_encoder = _models(json.dumps(models, sort_keys=True), c.clip_model)
+        _, originals = image_set(im.names, im.size, c.crops_per_image, seed)
+        one = originals[image]
+        setup = PhiSetup(originals, {image: prompt_model.extract(one)}, {image: edge_model.detect(one)})
+        rows = measure_job(setup, image, job_seed, generator, prompt_model, tuple(c.bers), tuple(c.formats),
+                           c.clip_model, text_encoder)
     pd.DataFrame(rows).to_parquet(out / "rows.parquet", index=False)
 
 

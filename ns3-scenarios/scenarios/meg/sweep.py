@@ -109,12 +109,8 @@ def _worker_agents(cfg, logs: Path) -> AgentSet:
 def point_task(out: Path, config: dict, series: str, x: float) -> None:
     """One point of the sweep: its packets, messages, requests, overhead (and grid) tables in
     `out`. The reference (noiseless) run is the point's own."""
-    import torch
+    from gensemcom.core.torch_threads import one_torch_thread
 
-    # The metrics' networks on one thread, whatever the worker's share of the cores: their
-    # float sums then add up in the same order with any number of workers (Inception features
-    # differ by ~2e-6 between 1 and 2 threads).
-    torch.set_num_threads(1)
     pt = SweepPoint(series, x, parse_config(config))
     cfg = pt.cfg
     # Agent logs beside the workers' own: the store's logs/ (a point runs in <store>/points/.tmp-*).
@@ -127,7 +123,10 @@ def point_task(out: Path, config: dict, series: str, x: float) -> None:
     packets = packet_trace.write(trace, out)
     messages = messages_table(engine)
     messages.to_parquet(out / "messages.parquet", index=False)
-    req = request_rows(cfg, engine, refs)
+    # The metrics' networks on one thread: the same numbers with any number of workers
+    # (Inception features differ by ~2e-6 between 1 and 2 threads).
+    with one_torch_thread():
+        req = request_rows(cfg, engine, refs)
     where = {"series": series, "x": pt.x, "point": pt.label, "ues": ues, "num_es": ess}
     meg_results.overhead(messages, packets, req).assign(**where).to_parquet(out / "overhead.parquet", index=False)
     req.assign(**where, simulated_s=sim_end).to_parquet(out / "requests.parquet", index=False)
