@@ -84,8 +84,9 @@ def run_tasks(tasks: list[Task], folder: Path, engine: EngineConfig, desc: str) 
 def _run(store: Store, tasks: list[dict], engine: EngineConfig, desc: str) -> dict[str, str]:
     # In this process: one local worker (no second ns-3 import), or a sweep that is itself a
     # point in a campaign's worker (the campaign is what runs in parallel).
-    inline = os.environ.get(IN_WORKER_ENV) == "1" or (engine.kind == "local" and worker_count(engine.workers, len(tasks)) == 1)
-    where = "this process" if inline else f"{worker_count(engine.workers, len(tasks))} {engine.kind} worker(s)"
+    workers = worker_count(engine.workers, len(tasks))
+    inline = os.environ.get(IN_WORKER_ENV) == "1" or (engine.kind == "local" and workers == 1)
+    where = "this process" if inline else f"{workers} {engine.kind} worker(s)"
     log.info("%s: %d to run in %s -> %s", desc, len(tasks), where, store.folder)
     failed: dict[str, str] = {}
     bar = tqdm(total=len(tasks), unit="point", desc=desc, mininterval=2)
