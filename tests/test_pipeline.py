@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers.cli_run import config_variant, run_cli
+from helpers.processes import agent_pid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from compare_runs import compare  # noqa: E402
@@ -86,19 +87,6 @@ def test_pipelined_and_batched_runs_have_the_traces_of_a_blocking_run(tmp_path, 
                                       pd.read_parquet(batched / "packets.parquet"))
 
 
-def _worker_pid(parent: int, endpoint_part: bytes) -> int | None:
-    """The pid of the agent started by `parent` whose endpoint contains endpoint_part."""
-    for entry in Path("/proc").iterdir():
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == parent and b"gensemcom.agents.agent" in argv and any(endpoint_part in a for a in argv):
-            return int(entry.name)
-    return None
-
-
 @pytest.mark.ns3
 @pytest.mark.e2e
 @pytest.mark.slow
@@ -124,7 +112,7 @@ def test_a_killed_generator_worker_fails_only_its_units(tmp_path):
         while not killed and run.poll() is None:
             logs = list((tmp_path / "results" / "workers").glob("*/agent-generator-2.log"))
             if logs and " INFO generate unit " in logs[0].read_text():
-                os.kill(_worker_pid(run.pid, b"generator-2.ipc"), signal.SIGKILL)
+                os.kill(agent_pid(run.pid, lambda argv: any(b"generator-2.ipc" in a for a in argv)), signal.SIGKILL)
                 killed = True
             time.sleep(0.01)
         assert run.wait(timeout=300) == 0, (tmp_path / "stderr").read_text()[-3000:]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from helpers.cli_run import ROOT, config_variant
+from helpers.processes import agent_pid
 
 from gensemcom.bridge import schema
 from gensemcom.bridge.client import AgentUnavailable
@@ -110,19 +111,6 @@ def test_no_agent_outlives_its_simulator(tmp_path, death):
             sim.kill()
 
 
-def _agent_pid(parent: int, role: str) -> int | None:
-    """The pid of the agent of `role` started by process `parent` (read from /proc)."""
-    for entry in Path("/proc").iterdir():
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == parent and b"gensemcom.agents.agent" in argv and role.encode() in argv:
-            return int(entry.name)
-    return None
-
-
 @pytest.mark.ns3
 @pytest.mark.e2e
 def test_a_generator_killed_mid_run_fails_the_remaining_units_within_a_second(tmp_path):
@@ -142,7 +130,7 @@ def test_a_generator_killed_mid_run_fails_the_remaining_units_within_a_second(tm
         while killed_at is None and run.poll() is None:
             logs = list((tmp_path / "results" / "kill").glob("*/agent-generator.log"))
             if logs and logs[0].read_text().count(" INFO generate unit ") >= 2:
-                pid = _agent_pid(run.pid, "generator")
+                pid = agent_pid(run.pid, lambda argv: b"generator" in argv)
                 killed_at = time.time()   # the wall clock: the run records its failures on it
                 os.kill(pid, signal.SIGKILL)
             time.sleep(0.01)

@@ -35,10 +35,6 @@ from .nr_fading import ensure_prb_gains, load_prb_gains
 from .nr_tables import ensure_nr_tables
 
 NUMEROLOGIES = (0, 1, 2, 3)
-# 38.101-1 Table 5.3.2-1 (FR1: 15 kHz up to 50 MHz, 30 kHz up to 100 MHz) and 38.101-2
-# Table 5.3.2-1 (FR2: 60 kHz up to 200 MHz, 120 kHz up to 400 MHz): PRBs of the widest band.
-MAX_PRB = NR_MAX_PRB
-MAX_MCS = NR_MAX_MCS  # 38.214 Tables 5.1.3.1-1 and -2
 SCHEDULERS = ("rr", "pf")
 RLC_MODES = ("AM", "UM")
 PATHLOSS_MODELS = ("umi", "uma", "log_distance")
@@ -67,7 +63,7 @@ class CellSpec:
     """The cell; the names mirror NrCellChannel's attributes (docs/nr.md lists them)."""
 
     numerology: int = 1                # mu: SCS 15 * 2^mu kHz, slot 1/2^mu ms
-    n_prb: int = 51                    # per direction; <= MAX_PRB[mu]
+    n_prb: int = 51                    # per direction; <= NR_MAX_PRB[mu] (38.101)
     duplex: str = "FDD"                # "FDD" or a TDD pattern of D, U, S (e.g. "DDDSU")
     s_slot_dl_symbols: int = 10        # S slot: DL symbols, guard, UL symbols (sum 14)
     s_slot_guard_symbols: int = 2
@@ -125,7 +121,7 @@ def as_spec(cell) -> CellSpec:
     spec = CellSpec(ues=ues, **raw)
     if spec.numerology not in NUMEROLOGIES:
         _fail("numerology", f"{spec.numerology!r} is not one of {NUMEROLOGIES}")
-    top = MAX_PRB[spec.numerology]
+    top = NR_MAX_PRB[spec.numerology]
     if not (isinstance(spec.n_prb, int) and 1 <= spec.n_prb <= top):
         _fail("n_prb", f"{spec.n_prb!r} is outside 1..{top} (38.101 maximum at "
                        f"{15 << spec.numerology} kHz SCS)")
@@ -138,7 +134,7 @@ def as_spec(cell) -> CellSpec:
         _fail("s_slot_dl_symbols", "S slot DL + guard + UL symbols must be 14")
     if spec.mcs_table not in (1, 2):
         _fail("mcs_table", f"{spec.mcs_table!r} is not 1 or 2")
-    top_mcs = MAX_MCS[spec.mcs_table]
+    top_mcs = NR_MAX_MCS[spec.mcs_table]
     if not -1 <= spec.fixed_mcs <= top_mcs:
         _fail("fixed_mcs", f"{spec.fixed_mcs!r} is not -1 (link adaptation) or an MCS of table "
                            f"{spec.mcs_table} (0..{top_mcs})")
