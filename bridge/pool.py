@@ -10,12 +10,14 @@ from .client import AgentClient, AgentUnavailable
 
 class WorkerPool:
     """`clients`: one AgentClient per worker process, in worker order. A request's handle is
-    (worker index, request id)."""
+    (worker index, request id). `busy_s[k]`: the compute_s of worker k's replies, summed (its
+    busy time: a batch's reply carries the batch's wall time over its size)."""
 
     def __init__(self, clients: list[AgentClient]):
         if not clients:
             raise ValueError("a worker pool needs at least one client")
         self.clients = list(clients)
+        self.busy_s = [0.0] * len(self.clients)
 
     def alive(self, k: int) -> bool:
         c = self.clients[k]
@@ -36,7 +38,9 @@ class WorkerPool:
 
     def join(self, handle: tuple[int, int]) -> schema.Message:
         k, rid = handle
-        return self.clients[k].join(rid)
+        answer = self.clients[k].join(rid)
+        self.busy_s[k] += float(answer.header.get("compute_s", 0.0))
+        return answer
 
     def call(self, msg: schema.Message) -> schema.Message:
         return self.join(self.submit(msg))

@@ -304,6 +304,8 @@ def test_a_worker_pool_loses_only_the_requests_of_a_dead_worker(tmp_path):
                     pool.join(handle)
         after = pool.submit(schema.request("echo", [b"z"]))
         assert after[0] == 0 and pool.join(after).frames == [b"z"]
+        # Worker 0's busy time: its three 1-s requests (and the echo), none of the dead one's.
+        assert 3.0 <= pool.busy_s[0] < 10.0 and pool.busy_s[1] == 0.0
     finally:
         for c, p in zip(clients, procs):
             c.close()

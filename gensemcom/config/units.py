@@ -61,10 +61,10 @@ class AgentsConfig(Section):
     max_batch: int = Field(1, ge=1, le=256, description="lte_edge: the generator agent runs up to this many queued "
                                                         "requests as one batch (1: one at a time). Outputs do not "
                                                         "depend on the batch (per-unit seeds).")
-    workers: int = Field(1, ge=1, le=64, description="lte_edge: generator agent processes; each request goes to "
-                                                     "the live one with the fewest outstanding; with several, each "
-                                                     "is pinned to its share of the cores, and one that dies fails "
-                                                     "only the units it holds.")
+    workers: int = Field(1, ge=1, le=64, description="lte_edge: agent processes per role (encoder and generator); "
+                                                     "each request goes to the role's live one with the fewest "
+                                                     "outstanding; with several, each is pinned to its share of the "
+                                                     "cores, and one that dies fails only the units it holds.")
     batch_wait_ms: float = Field(0.0, ge=0, le=10_000, description="lte_edge: how long the generator agent waits, after a "
                                                                    "request arrives, for more to fill a batch.")
 

@@ -103,22 +103,24 @@ class AgentSet:
 
 def semantic_unit_agents(cfg, streams: list[str] | None = None) -> dict[str, tuple[str, dict]]:
     """The encoder (source side) and generator (GenAI node) agents of a semantic-unit run:
-    agents.workers generator processes (generator_names), each pinned to its share of this
-    process's cores when there are several."""
+    agents.workers processes of each role (worker_names), each pinned to its share of this
+    process's cores when there are several (the roles work mostly one after the other: the
+    encodings before the simulation, the generations during it)."""
     options = {"threads": cfg.agents.threads, "seed": cfg.seed, "streams": streams or cfg.app.streams,
                "models": cfg.models.model_dump(), "edge_format": cfg.app.edge_format,
                "max_batch": cfg.agents.max_batch, "batch_wait_ms": cfg.agents.batch_wait_ms}
-    agents = {"encoder": ("encoder", options)}
-    names = generator_names(cfg)
-    shares = core_shares(len(names)) if len(names) > 1 else [None]
-    for name, cores in zip(names, shares):
-        agents[name] = ("generator", options if cores is None else {**options, "cores": cores})
+    agents = {}
+    for role in ("encoder", "generator"):
+        names = worker_names(role, cfg)
+        shares = core_shares(len(names)) if len(names) > 1 else [None]
+        for name, cores in zip(names, shares):
+            agents[name] = (role, options if cores is None else {**options, "cores": cores})
     return agents
 
 
-def generator_names(cfg) -> list[str]:
-    """generator, generator-2, ..., one per agents.workers."""
-    return ["generator"] + [f"generator-{k}" for k in range(2, getattr(cfg.agents, "workers", 1) + 1)]
+def worker_names(role: str, cfg) -> list[str]:
+    """The agent names of a role's workers: role, role-2, ..., one per agents.workers."""
+    return [role] + [f"{role}-{k}" for k in range(2, getattr(cfg.agents, "workers", 1) + 1)]
 
 
 def core_shares(n: int) -> list[list[int]]:

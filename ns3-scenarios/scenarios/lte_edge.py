@@ -27,7 +27,7 @@ from gensemcom.bridge.client import AgentError, AgentUnavailable
 from gensemcom.constants import DELIVERY_PORT, UNIT_PORT
 from gensemcom.core import ns3, packet_trace, progress, registry
 from gensemcom.bridge.pool import WorkerPool
-from gensemcom.core.agent_set import AgentSet, generator_names, semantic_unit_agents
+from gensemcom.core.agent_set import AgentSet, semantic_unit_agents, worker_names
 from gensemcom.core.compute_clock import ComputeClock
 from gensemcom.core.records import finite_or_none, write_summary
 
@@ -102,9 +102,24 @@ class Run:
         self.planned: dict[int, float] = {}
         self.pipelined = False
         # Wall times (seconds) for summary.json's wall_s: encoding, the simulation (with the
-        # joins after it), and the part of the latter spent waiting for the generator agent.
+        # joins after it), the part of the latter spent waiting for the generator agent, and
+        # each agent's busy time (agent_busy, from pool()).
         self.timing = {"encode": 0.0, "simulate": 0.0, "simulate_agent_wait": 0.0}
+        self.pools: list[tuple[list[str], WorkerPool]] = []
         self.lock = threading.Lock()
+
+    def pool(self, role: str) -> WorkerPool:
+        """The agents.workers agents of a role as one client; their busy times go to
+        summary.json wall_s.agent_busy (each worker's compute_s summed: bench/pipeline.py)."""
+        names = worker_names(role, self.cfg)
+        pool = WorkerPool([self.agents[name].client for name in names])
+        self.timing.setdefault("agent_busy", {}).update({name: 0.0 for name in names})
+        self.pools.append((names, pool))
+        return pool
+
+    def record_busy(self) -> None:
+        for names, pool in self.pools:
+            self.timing["agent_busy"].update(zip(names, pool.busy_s))
 
     # -- source side ----------------------------------------------------------------------
     def make_units(self, sources: list[str]) -> None:
@@ -123,7 +138,7 @@ class Run:
         """Every unit through the source encoder agent. Pipelined (agents.pipeline): all requests
         are sent first, then the replies are collected in unit order (the agent works through its
         queue meanwhile); else one request at a time. The same results either way."""
-        encoder = self.agents["encoder"].client
+        encoder = self.pool("encoder")
         clocks: dict[str, ComputeClock] = {}
         c = self.cfg.compute
         pipelined = self.cfg.agents.pipeline
@@ -199,8 +214,8 @@ class Run:
                                              u.unit, sid, len(streams), u.streams[name])
 
         # The generator agents (agents.workers of them) as one client.
-        self.generator_names = generator_names(cfg)
-        generator = WorkerPool([self.agents[name].client for name in self.generator_names])
+        self.generator_names = worker_names("generator", cfg)
+        generator = self.pool("generator")
         gen_clock = ComputeClock(cfg.compute.kind, cfg.compute.generate_s, cfg.compute.scale)
         # Pipelined: the finish time of a request is known when it is sent (fixed compute model),
         # so ns-3 runs on while the agent computes, and the reply is joined at that time.
@@ -276,6 +291,7 @@ class Run:
         for unit_id in sorted(self.outstanding):
             self._join_generated(ns, genai, generator, by_id[unit_id], sink_addr, None, send=False)
         self.timing["simulate"] = time.perf_counter() - t0
+        self.record_busy()
         channel.finish(net)
         ns.Simulator.Destroy()
         ns3.keep_alive(net)
