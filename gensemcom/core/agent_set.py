@@ -104,15 +104,18 @@ class AgentSet:
 def semantic_unit_agents(cfg, streams: list[str] | None = None) -> dict[str, tuple[str, dict]]:
     """The encoder (source side) and generator (GenAI node) agents of a semantic-unit run:
     agents.workers generator processes (generator_names), each pinned to its share of this
-    process's cores when there are several."""
+    process's cores when there are several, and each on its agents.device entry (the encoder on
+    the first)."""
+    devices = cfg.agents.devices()
     options = {"threads": cfg.agents.threads, "seed": cfg.seed, "streams": streams or cfg.app.streams,
                "models": cfg.models.model_dump(), "edge_format": cfg.app.edge_format,
-               "max_batch": cfg.agents.max_batch, "batch_wait_ms": cfg.agents.batch_wait_ms}
+               "max_batch": cfg.agents.max_batch, "batch_wait_ms": cfg.agents.batch_wait_ms, "device": devices[0]}
     agents = {"encoder": ("encoder", options)}
     names = generator_names(cfg)
     shares = core_shares(len(names)) if len(names) > 1 else [None]
-    for name, cores in zip(names, shares):
-        agents[name] = ("generator", options if cores is None else {**options, "cores": cores})
+    for name, cores, device in zip(names, shares, devices):
+        worker = {**options, "device": device}
+        agents[name] = ("generator", worker if cores is None else {**worker, "cores": cores})
     return agents
 
 
