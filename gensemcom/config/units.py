@@ -68,10 +68,10 @@ class AgentsConfig(Section):
     batch_wait_ms: float = Field(0.0, ge=0, le=10_000, description="lte_edge: how long the generator agent waits, after a "
                                                                    "request arrives, for more to fill a batch.")
     device: str | list[str] = Field(
-        "auto", description="Where the agents' models run: auto (CUDA when torch sees one, else the CPU) | cpu | cuda | "
-                            "cuda:N, or a list with one entry per generator worker (agents.workers; the encoder, MEG "
-                            "agents and the metrics use the first). float16 on CUDA except the codecs and metrics; a "
-                            "model spec's own device option wins.")
+        "auto", description="Where the agents' models run: \"auto\" (CUDA when torch sees one, else the CPU), \"cpu\", "
+                            "\"cuda\" or \"cuda:N\", or a list with one entry per generator worker (agents.workers; "
+                            "the encoder, the MEG agents and the run's metrics use the first). float16 on CUDA except the "
+                            "codecs and metrics; a model spec's own device option wins. See README 'Models'.")
 
     @field_validator("device", mode="before")  # before: one line for any wrong type, not one per union member
     @classmethod
