@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from helpers.cli_run import config_variant, run_cli
@@ -18,8 +17,8 @@ from compare_runs import compare  # noqa: E402
 
 @pytest.mark.slow
 def test_batched_generation_matches_unbatched():
-    """gsc_ldm's batched denoising loop: each image as generated alone (identical, or at
-    least 50 dB PSNR: batched convolutions may round differently), whatever its batch."""
+    """gsc_ldm's batched denoising loop: each image bit-identical to the one generated alone,
+    whatever its batch (batch-invariant kernels, agents/batch_invariance.py)."""
     from gensemcom.agents.agent import SemanticAgent
     from gensemcom.agents.images import load_image
 
@@ -36,11 +35,7 @@ def test_batched_generation_matches_unbatched():
     batched = generator.generate_batch(items)
     pair = generator.generate_batch(items[1:3])   # another batch: still the same images
     for a, b in zip(alone + alone[1:3], batched + pair):
-        assert a[0] == b[0]
-        x = np.frombuffer(a[1][0], np.uint8).astype(float)
-        y = np.frombuffer(b[1][0], np.uint8).astype(float)
-        mse = float(np.mean((x - y) ** 2))
-        assert mse == 0 or 10 * np.log10(255**2 / mse) >= 50
+        assert a == b
 
 
 def test_a_failing_item_fails_alone_in_its_batch():
@@ -67,24 +62,17 @@ def _run(tmp_path: Path, name: str, **changes) -> Path:
 @pytest.mark.slow
 def test_pipelined_and_batched_runs_have_the_traces_of_a_blocking_run(tmp_path, capsys):
     """The default scenario with the default generator, blocking (the mode of before) vs
-    pipelined (the default) vs pipelined with batches of 4: packets.parquet and units.parquet
-    the same (wall-time columns aside), images included."""
-    small = {"images": {"size": 64, "interval_s": 0.1}}
+    pipelined (the default) vs pipelined with batches of 4 on two generator workers:
+    packets.parquet and units.parquet the same (wall-time columns aside), images included."""
+    small = {"images": {"size": 64, "interval_s": 0.02}}   # faster than generate_s: requests queue
     blocking = _run(tmp_path, "blocking", agents={"pipeline": False}, **small)
     pipelined = _run(tmp_path, "pipelined", **small)
-    batched = _run(tmp_path, "batched", agents={"max_batch": 4, "batch_wait_ms": 50}, **small)
+    batched = _run(tmp_path, "batched", agents={"max_batch": 4, "batch_wait_ms": 50, "workers": 2}, **small)
     assert compare(blocking, pipelined), capsys.readouterr().out
-    units = pd.read_parquet(batched / "units.parquet")
-    assert (units["status"] == "ok").all()
-    log = (batched / "agent-generator.log").read_text()
-    assert "(batch of 2)" in log or "(batch of 3)" in log or "(batch of 4)" in log, log[-2000:]
-    # Every generated image as the unbatched one, up to a rounding (see the test above): the
-    # same quality, and the same packets wherever the PNG has the same size.
-    reference = pd.read_parquet(blocking / "units.parquet")
-    assert (np.abs(units["psnr_db"] - reference["psnr_db"]) < 0.01).all()
-    if (units["generated_bytes"] == reference["generated_bytes"]).all():
-        pd.testing.assert_frame_equal(pd.read_parquet(blocking / "packets.parquet"),
-                                      pd.read_parquet(batched / "packets.parquet"))
+    assert compare(blocking, batched), capsys.readouterr().out
+    assert (pd.read_parquet(batched / "units.parquet")["status"] == "ok").all()
+    logs = "".join(p.read_text() for p in batched.glob("agent-generator*.log"))
+    assert "(batch of 2)" in logs or "(batch of 3)" in logs or "(batch of 4)" in logs, logs[-2000:]
 
 
 @pytest.mark.ns3

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ldm
+from ..batch_invariance import batch_invariant_kernels, make_batch_invariant
 from .base import BackendError, check_rgb
 from .device import model_dtype, place, resolve_device
 
@@ -42,7 +43,9 @@ class GscLdmSplit:
         self.dtype = model_dtype(self.device)
         self.cfg = ldm.load_config(root)
         self.vae = AutoencoderKL.from_pretrained(root / "vae").eval().to(self.device, self.dtype)
-        self.unet = place(UNet2DConditionModel.from_pretrained(root / "unet").eval(), self.device, self.dtype)
+        # Batch-invariant (batch_invariance.py): a batched image is the unbatched one, bit for bit.
+        unet = make_batch_invariant(UNet2DConditionModel.from_pretrained(root / "unet").eval())
+        self.unet = place(unet, self.device, self.dtype)
         self.refiner = ldm.load_refiner(root) if refine else None
         if self.refiner is not None:
             self.refiner = place(self.refiner, self.device, self.dtype)
@@ -94,6 +97,10 @@ class GscLdmSplit:
         return z[0].numpy()
 
     def _predict(self, z, t, cond):
+        with batch_invariant_kernels():
+            return self._guided_unet(z, t, cond)
+
+    def _guided_unet(self, z, t, cond):
         torch = self._torch
         x0 = self.unet(torch.cat([z, cond["control"]], 1), t, encoder_hidden_states=cond["text"]).sample
         if self.guidance_scale != 1.0:
@@ -118,8 +125,8 @@ class GscLdmSplit:
 
     def generate_batch(self, jobs: list[tuple]) -> list[np.ndarray]:
         """generate() of each (prompt, edges, hint, seed, size), the denoising loop run on the
-        whole batch (one UNet call per step). Each item starts from its own seed's noise, so its
-        image does not depend on the batch (up to float rounding of batched convolutions)."""
+        whole batch (one UNet call per step). Each item starts from its own seed's noise and the
+        UNet's kernels are batch-invariant, so its image is the one generate() gives, bit for bit."""
         if len(jobs) < 2 or len({job[4] for job in jobs}) > 1:
             return [self.generate(*job) for job in jobs]
         torch = self._torch
