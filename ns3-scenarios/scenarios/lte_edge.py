@@ -420,13 +420,14 @@ class Run:
         from gensemcom.agents.semantics import decode_edges, render_conditioning
 
         rows, grid = [], []
+        device = self.cfg.agents.metrics_device()
         for u in self.units:
             h, w = u.original.shape[:2]
             delivered = _decode_png(u.delivered) if u.delivered is not None else None
             psnr = ms_ssim = lpips = float("nan")
             if delivered is not None and delivered.shape == u.original.shape:
                 psnr, ms_ssim = metrics.psnr(u.original, delivered), metrics.ms_ssim(u.original, delivered)
-                lpips = lpips_score(u.original, delivered)
+                lpips = lpips_score(u.original, delivered, device=device)
                 degraded = not all(u.genai_crc_ok.values()) or not u.genai_complete or u.fallback
                 u.status = "degraded" if degraded or not u.delivered_crc_ok else "ok"
             elif u.delivered is not None:

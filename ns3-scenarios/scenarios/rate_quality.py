@@ -97,20 +97,21 @@ def measure(cfg) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
                              else (None, None))
     prompt_model = prompt_model or build("prompt", cfg.models.prompt)
     text = build("text", cfg.models.text)
-    ref_feats = fidlib.inception_features(images)
-    inv_feats = fidlib.inception_features(255 - images)
+    device = cfg.agents.metrics_device()
+    ref_feats = fidlib.inception_features(images, device=device)
+    inv_feats = fidlib.inception_features(255 - images, device=device)
     fid_inverted = fidlib.fid(ref_feats, inv_feats)
     ref_prompts = [s["prompt"] for s in streams] if streams else [prompt_model.extract(x) for x in images]
     ref_text = text.encode(ref_prompts)
     rows, summary = [], []
     for m in tqdm(methods, desc="methods", mininterval=1):
         rec, nbytes = reconstruct(m, images, streams, cfg.seed)
-        feats = fidlib.inception_features(rec)
-        lp = lpips(images, rec)
+        feats = fidlib.inception_features(rec, device=device)
+        lp = lpips(images, rec, device=device)
         gen_prompts = [prompt_model.extract(r) for r in rec]
         txt_cos = np.sum(ref_text * text.encode(gen_prompts), axis=1)
         img_cos = np.sum(rq_table.unit_rows(ref_feats) * rq_table.unit_rows(feats), axis=1)
-        clip = (clip_cosines(rec, ref_prompts, rq.clip_model) if rq.clip_model else None)
+        clip = (clip_cosines(rec, ref_prompts, rq.clip_model, device) if rq.clip_model else None)
         for i, (img_id, x, y) in enumerate(zip(ids, images, rec)):
             row = {"method": m.label, "family": m.family, "image": img_id,
                    "bpp": metrics.bpp(nbytes[i], *x.shape[:2]), "mse": metrics.mse(x, y),

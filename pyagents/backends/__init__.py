@@ -32,22 +32,22 @@ NAMES = {
 }
 
 
-_GSC_LDM = ("path", "steps", "guidance_scale", "threads", "refine")
+_GSC_LDM = ("path", "steps", "guidance_scale", "threads", "refine", "device")
 # The options of each backend (its constructor's keyword arguments), listed for the same reason
 # as NAMES: a config is checked without importing torch. None: any options (forwarded to a
 # pretrained pipeline). A test checks this table against the constructors' signatures.
 OPTIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("prompt", "blip"): ("model", "max_new_tokens", "device", "local_files_only"),
     ("prompt", "descriptor"): (),
-    ("prompt", "efficientnet_lite0"): ("top_k",),
+    ("prompt", "efficientnet_lite0"): ("top_k", "device"),
     ("edges", "canny"): ("sigma",),
-    ("edges", "controlnet_hed"): ("path", "threshold", "min_size"),
-    ("edges", "hed"): ("threshold", "min_size", "weights"),
-    ("text", "clip"): ("model", "batch_size"),
-    ("text", "minilm"): ("model", "max_length", "batch_size"),
-    ("codec", "compressai_zoo"): ("arch", "checkpoint", "quality"),
+    ("edges", "controlnet_hed"): ("path", "threshold", "min_size", "device"),
+    ("edges", "hed"): ("threshold", "min_size", "weights", "device"),
+    ("text", "clip"): ("model", "batch_size", "device"),
+    ("text", "minilm"): ("model", "max_length", "batch_size", "device"),
+    ("codec", "compressai_zoo"): ("arch", "checkpoint", "quality", "device"),
     ("codec", "jpeg"): ("quality", "subsampling"),
-    ("codec", "learned"): ("rate", "checkpoint"),
+    ("codec", "learned"): ("rate", "checkpoint", "device"),
     ("generator", "edge_fill"): (),
     ("generator", "gsc_ldm"): _GSC_LDM,
     ("generator", "hint_upsample"): (),
@@ -63,6 +63,22 @@ def unknown_options(role: str, spec: dict) -> list[str]:
     if allowed is None:
         return []
     return sorted(k for k in spec if k not in ("backend", *allowed))
+
+
+def with_device(role: str, spec: dict | None, device: str) -> dict:
+    """spec (None: the role's default) with option "device" set to device where its backend
+    takes one (OPTIONS; a backend of any options, None, is a pretrained pipeline that does) and
+    the spec does not name one itself; other specs unchanged."""
+    spec = dict(spec or {})
+    allowed = OPTIONS.get((role, spec.get("backend") or _module(role).DEFAULT), ())  # unknown: build's error
+    if "device" not in spec and (allowed is None or "device" in allowed):
+        spec["device"] = device
+    return spec
+
+
+def model_device(model) -> str:
+    """Where a built backend's networks run ("cpu" for one without any)."""
+    return str(getattr(model, "device", "cpu"))
 
 
 def available(role: str) -> list[str]:

@@ -9,6 +9,9 @@
 Every decoder validates the header strictly (codec.BitstreamError) and decodes the
 payload best-effort; none runs compressai's C++ rANS decoder on received bytes (see
 codec.RansStream for why).
+
+learned and compressai_zoo take {"device": "auto"|"cpu"|"cuda[:N]"} (device.resolve_device):
+only their analysis / synthesis transforms run there, in float32 (_transforms_on).
 """
 from __future__ import annotations
 
@@ -22,11 +25,12 @@ from ..codec import (MAX_SIDE, RATE_POINTS, BitstreamError, LatentCodec, RansStr
                      rate_checkpoint, split_strings)
 from ..jpeg_codec import JpegCodec, jpeg_at_bpp  # noqa: F401  (jpeg_at_bpp: re-exported helper)
 from .base import BackendError
+from .device import place, resolve_device
 
 DEFAULT = "learned"
 
 
-def learned(rate: str | None = None, checkpoint: str | None = None, **unknown) -> LatentCodec:
+def learned(rate: str | None = None, checkpoint: str | None = None, device: str = "auto", **unknown) -> LatentCodec:
     """Our LatentCodec at a rate point (default "medium") or from an explicit checkpoint."""
     _reject(unknown, "learned")
     if rate is not None and checkpoint is not None:
@@ -37,9 +41,11 @@ def learned(rate: str | None = None, checkpoint: str | None = None, **unknown) -
             raise BackendError(f"unknown learned-codec rate {rate!r}; rate points: {list(RATE_POINTS)}")
         checkpoint = rate_checkpoint(rate)
     try:
-        return LatentCodec.load(checkpoint)
+        codec = LatentCodec.load(checkpoint)
     except FileNotFoundError as exc:
         raise BackendError(str(exc)) from None
+    codec.device = _transforms_on(codec.model, device)
+    return codec
 
 
 def jpeg(quality: int = 75, subsampling: str = "4:2:0", **unknown) -> JpegCodec:
@@ -51,9 +57,22 @@ def jpeg(quality: int = 75, subsampling: str = "4:2:0", **unknown) -> JpegCodec:
 
 
 def compressai_zoo(arch: str = "bmshj2018-hyperprior", checkpoint: str | None = None,
-                   quality: int | None = None, **unknown) -> "ZooCodec":
+                   quality: int | None = None, device: str = "auto", **unknown) -> "ZooCodec":
     _reject(unknown, "compressai_zoo")
-    return ZooCodec.load(arch, checkpoint, quality)
+    codec = ZooCodec.load(arch, checkpoint, quality)
+    codec.device = _transforms_on(codec.model, device)
+    return codec
+
+
+def _transforms_on(model, device: str):
+    """The analysis and synthesis transforms g_a, g_s (nearly all the compute) on device, in
+    float32, taking and giving CPU tensors (device.place). The entropy models, hyperprior and
+    context model stay on the CPU: the CDF each symbol is coded with must come out the same
+    where the stream is encoded and where it is decoded, whatever either machine is."""
+    device = resolve_device(device)
+    place(model.g_a, device)
+    place(model.g_s, device)
+    return device
 
 
 BACKENDS = {"learned": learned, "jpeg": jpeg, "compressai_zoo": compressai_zoo}

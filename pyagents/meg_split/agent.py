@@ -1,11 +1,15 @@
 """The ops one node's agent (role "meg") runs on its part of the split model."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from .feature_channel import awgn
 from .strips import merge_parts, pick_closest, split_spans
 from .wire import pack_like, unpack
+
+log = logging.getLogger("gensemcom.agent")
 
 def _resize(image: np.ndarray, h: int, w: int, resample: str) -> np.ndarray:
     from PIL import Image
@@ -39,11 +43,13 @@ class MegAgent:
     def __init__(self, options: dict):
         import torch
 
-        from ..backends import build
+        from ..backends import build, model_device, with_device
 
         torch.set_num_threads(int(options.get("threads", 1)))
         torch.manual_seed(int(options.get("seed", 0)))
-        self.model = build("split", (options.get("models") or {}).get("split"))
+        spec = with_device("split", (options.get("models") or {}).get("split"), options.get("device", "auto"))
+        self.model = build("split", spec)
+        log.info("split: %s on %s", self.model.name, model_device(self.model))
         self._torch = torch
         self._cond_cache: dict = {}
         unet = getattr(self.model, "unet", None)

@@ -152,15 +152,16 @@ def request_rows(cfg, engine: MegEngine, refs: dict) -> pd.DataFrame:
     delivered = [r.result if r.status == "ok" and r.result is not None and r.result.shape == r.original.shape
                  else None for r in engine.requests]
     # The FID substitute per request and the Inception features FID / KID are computed from.
-    cosine, feats, feats_in = meg_results.inception_scores(delivered, [r.original for r in engine.requests])
+    device = cfg.agents.metrics_device()
+    cosine, feats, feats_in = meg_results.inception_scores(delivered, [r.original for r in engine.requests], device)
     for i, r in enumerate(tqdm(engine.requests, desc="metrics (PSNR, LPIPS)", unit="request")):
         psnr = lp = psnr_ref = lp_ref = np.nan
         ok = delivered[i] is not None
         if ok:
-            psnr, lp = metrics.psnr(r.original, r.result), lpips_score(r.original, r.result)
+            psnr, lp = metrics.psnr(r.original, r.result), lpips_score(r.original, r.result, device=device)
             ref = refs.get(r.rid)
             if ref is not None:
-                psnr_ref, lp_ref = metrics.psnr(ref, r.result), lpips_score(ref, r.result)
+                psnr_ref, lp_ref = metrics.psnr(ref, r.result), lpips_score(ref, r.result, device=device)
         rows.append({
             "rid": r.rid, "protocol": r.protocol.name, "family": r.protocol.family, "ue": r.ue, "es": ",".join(r.es),
             "image": r.image, "status": r.status, "error": r.error, "snr_db": engine.snr_db,
@@ -174,7 +175,8 @@ def request_rows(cfg, engine: MegEngine, refs: dict) -> pd.DataFrame:
 
 def agent_specs(cfg, names: list[str]) -> dict[str, tuple[str, dict]]:
     """A "meg" agent (the split model) per name."""
-    options = {"threads": cfg.agents.threads, "seed": cfg.seed, "models": {"split": cfg.models.split}}
+    options = {"threads": cfg.agents.threads, "seed": cfg.seed, "models": {"split": cfg.models.split},
+               "device": cfg.agents.devices()[0]}
     return {n: ("meg", options) for n in names}
 
 
