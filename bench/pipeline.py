@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         same = {m: packets[m].equals(packets[chosen[0]]) for m in chosen}
     ref = rows[chosen[0]]
     print(f"config {args.config}: {ref['units']} units; max_batch {args.max_batch}, batch_wait_ms "
-          f"{args.batch_wait_ms:g} (batched, workers); {args.workers} generator workers (workers)")
+          f"{args.batch_wait_ms:g} (batched, workers); {args.workers} workers per agent role (workers)")
     print(f"{'mode':<10} {'wall s':>8} {'model s':>8} {'ns-3 s':>8} {'overhead':>9} {'speed-up':>9} "
           f"{'ok units':>9} {'packets':>10}")
     for mode in chosen:
