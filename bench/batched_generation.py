@@ -6,7 +6,9 @@ and without them (oneDNN convolutions, plain Linear layers).
 
 Generates `batch` held-out images one at a time, then as one batch, in one
 process, both ways; prints the wall times and their ratios and how many batched images equal
-their unbatched selves.
+their unbatched selves. Then the encoder's networks (HED, EfficientNet-Lite0) on the same
+images: one at a time against one forward pass, on the CPU's default kernels (why the encoder
+batches on CUDA only: backends.base.batches_on).
 """
 from __future__ import annotations
 
@@ -65,6 +67,34 @@ def _measure(model, jobs) -> dict:
             "identical": sum(np.array_equal(a, b) for a, b in zip(alone, batched))}
 
 
+def _encoder_networks(size: int, count: int) -> None:
+    import torch
+
+    from gensemcom.agents.backends import hed
+    from gensemcom.agents.backends.edges import HEDEdges
+    from gensemcom.agents.backends.prompt import EfficientNetPrompt
+    from gensemcom.agents.images import load_image, names
+
+    held_out = names("heldout")
+    images = [load_image(held_out[k % len(held_out)], size) for k in range(count)]
+    edges, prompt = HEDEdges(device="cpu"), EfficientNetPrompt(device="cpu")
+    nets = {"HED": (edges.net, torch.cat([hed.preprocess(i) for i in images])),
+            "EfficientNet-Lite0": (prompt.net, torch.cat([prompt._input(i) for i in images]))}
+    print(f"encoder networks, {count} images of {size} px, forward passes only")
+    print(f"{'network':20s} {'one by one s':>13s} {'batch s':>8s} {'batch speed-up':>15s}")
+    with torch.inference_mode():
+        for name, (net, x) in nets.items():
+            net(x[:1]), net(x)   # warm-up
+            start = time.perf_counter()
+            for k in range(count):
+                net(x[k:k + 1])
+            one_by_one = time.perf_counter() - start
+            start = time.perf_counter()
+            net(x)
+            batch = time.perf_counter() - start
+            print(f"{name:20s} {one_by_one:13.2f} {batch:8.2f} {one_by_one / batch:14.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=128)
@@ -90,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, r in rows.items():
         print(f"{name:28s} {r['one_by_one_s']:13.2f} {r['batch_s']:8.2f} {r['one_by_one_s'] / r['batch_s']:14.2f}x "
               f"{ref / r['batch_s']:17.2f}x {r['identical']:>11d} of {args.batch}")
+    _encoder_networks(args.size, args.batch)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ meg       (a UE or an edge server of mobile edge generation): the split model's 
           (encode, denoise, decode, sketch, complete, split, merge, pick; see meg_split/)
 
 Options: {"models": {role: backend spec}, "streams": [...], "threads": n, "seed": s,
-"max_batch": n, "batch_wait_ms": ms (batches: the generator's `generate`), "cores": [..] (CPU
+"max_batch": n, "batch_wait_ms": ms (batches: `encode` and `generate`), "cores": [..] (CPU
 affinity), "device": "auto"|"cpu"|"cuda[:N]" (config agents.device: given to every model whose
 backend takes a device and whose spec names none)}; the
 models are built with pyagents.backends (each role's offline default when not given).
@@ -93,9 +93,46 @@ class SemanticAgent:
         return {name: model.name for name, model in self.models.items()}
 
     def encode(self, header: dict, frames: list[bytes]) -> tuple[dict, list[bytes]]:
+        result = self.encode_batch([(header, frames)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def encode_batch(self, items: list[tuple[dict, list[bytes]]]) -> list:
+        """encode() of each (header, frames), the prompt and edge networks each run once on all
+        the items that ask for their stream (base.call_many); one (meta, frames) or exception
+        per item: an item that fails fails alone."""
         from . import ldm
         from .semantics import encode_edges
 
+        results: list = [None] * len(items)
+        jobs: dict[int, tuple[np.ndarray, list[str]]] = {}
+        for i, (header, frames) in enumerate(items):
+            try:
+                jobs[i] = self._encode_job(header, frames)
+            except Exception as exc:  # noqa: BLE001 - this item's error reply
+                results[i] = exc
+        prompts = self._each("prompt", "extract", {i: (image,) for i, (image, streams) in jobs.items()
+                                                   if "prompt" in streams}, results)
+        edges = self._each("edges", "detect", {i: (image,) for i, (image, streams) in jobs.items()
+                                               if "edge" in streams}, results)
+        for i, (image, streams) in jobs.items():
+            if results[i] is not None:
+                continue
+            produce = {
+                "prompt": lambda: prompts[i].encode(),
+                "edge": lambda: encode_edges(edges[i], compress=self.edge_format == "zlib"),
+                "hint": lambda: encode_hint(ldm.make_hint(image, self.hint_side)),
+                "latent": lambda: self.models["codec"].encode(image),
+            }
+            try:
+                results[i] = ({"streams": streams, "prompt": prompts.get(i, "")}, [produce[s]() for s in streams])
+            except Exception as exc:  # noqa: BLE001
+                results[i] = exc
+        return results
+
+    def _encode_job(self, header: dict, frames: list[bytes]) -> tuple[np.ndarray, list[str]]:
+        """An encode request's image and the streams it asks for."""
         h, w = int(header["h"]), int(header["w"])
         if len(frames) != 1 or len(frames[0]) != h * w * 3:
             raise ValueError(f"encode expects one raw RGB frame of {h}x{w}x3 bytes")
@@ -103,27 +140,18 @@ class SemanticAgent:
         missing = [s for s in streams if s not in self.streams]
         if missing:
             raise ValueError(f"this encoder was started for streams {self.streams}, not {missing}")
-        image = np.frombuffer(frames[0], dtype=np.uint8).reshape(h, w, 3)
-        prompt = self.models["prompt"].extract(image) if "prompt" in streams else ""  # also the reply's
-        produce = {
-            "prompt": lambda: prompt.encode(),
-            "edge": lambda: encode_edges(self.models["edges"].detect(image), compress=self.edge_format == "zlib"),
-            "hint": lambda: encode_hint(ldm.make_hint(image, self.hint_side)),
-            "latent": lambda: self.models["codec"].encode(image),
-        }
-        return {"streams": streams, "prompt": prompt}, [produce[s]() for s in streams]
+        return np.frombuffer(frames[0], dtype=np.uint8).reshape(h, w, 3), streams
 
     def generate(self, header: dict, frames: list[bytes]) -> tuple[dict, list[bytes]]:
-        job = self._prepare(header, frames)
-        image = job["image"] if job["gen"] is None else self.models["generator"].generate(*job["gen"])
-        return self._finish(job, image)
+        result = self.generate_batch([(header, frames)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def generate_batch(self, items: list[tuple[dict, list[bytes]]]) -> list:
         """generate() of each (header, frames), the generator run once on all that need it
-        (pyagents.backends.base.generate_many); one (meta, frames) or exception per item: an
-        item that fails fails alone."""
-        from .backends.base import generate_many
-
+        (base.call_many); one (meta, frames) or exception per item: an item that fails fails
+        alone."""
         results: list = [None] * len(items)
         jobs: dict[int, dict] = {}
         for i, (header, frames) in enumerate(items):
@@ -131,17 +159,9 @@ class SemanticAgent:
                 jobs[i] = self._prepare(header, frames)
             except Exception as exc:  # noqa: BLE001 - this item's error reply
                 results[i] = exc
-        todo = [i for i, job in jobs.items() if job["gen"] is not None]
         images = {i: job["image"] for i, job in jobs.items() if job["gen"] is None}
-        try:
-            images.update(zip(todo, generate_many(self.models["generator"], [jobs[i]["gen"] for i in todo])))
-        except Exception:  # noqa: BLE001 - one by one, so that a bad item fails alone
-            log.exception("batch of %d generations failed: generating one by one", len(todo))
-            for i in todo:
-                try:
-                    images[i] = self.models["generator"].generate(*jobs[i]["gen"])
-                except Exception as exc:  # noqa: BLE001
-                    results[i] = exc
+        images.update(self._each("generator", "generate",
+                                 {i: job["gen"] for i, job in jobs.items() if job["gen"] is not None}, results))
         for i, job in jobs.items():
             if results[i] is None:
                 try:
@@ -149,6 +169,30 @@ class SemanticAgent:
                 except Exception as exc:  # noqa: BLE001
                     results[i] = exc
         return results
+
+    def _each(self, role: str, method: str, calls: dict[int, tuple], results: list) -> dict:
+        """{item: model role's <method>(*args)} for calls {item: args}, batched (base.call_many);
+        if the batch fails, one by one, so that a bad item fails alone (its exception into
+        results)."""
+        from .backends.base import call_many
+
+        model = self.models.get(role)
+        if not calls:
+            return {}
+        try:
+            return dict(zip(calls, call_many(model, method, list(calls.values()))))
+        except Exception as exc:  # noqa: BLE001
+            if len(calls) == 1:
+                results[next(iter(calls))] = exc
+                return {}
+            log.exception("batch of %d %s.%s failed: one by one", len(calls), role, method)
+        out = {}
+        for i, args in calls.items():
+            try:
+                out[i] = getattr(model, method)(*args)
+            except Exception as exc:  # noqa: BLE001 - this item's error reply
+                results[i] = exc
+        return out
 
     def _prepare(self, header: dict, frames: list[bytes]) -> dict:
         """A generate request's latent image (decoded) or generation job (prompt, edges, hint,
@@ -269,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         agent = SemanticAgent(args.role, options)
         handlers = {"encoder": {"encode": agent.encode}, "generator": {"generate": agent.generate}}[args.role]
-    batch = {"generate": agent.generate_batch} if args.role == "generator" else {}
+    batch = ({"encode": agent.encode_batch, "generate": agent.generate_batch}
+             if args.role in ("encoder", "generator") else {})
     try:
         serve(args.endpoint, handlers, info={"role": args.role, **agent.info()}, idle_timeout_s=args.idle_timeout,
               ops=OPS[args.role], parent_pid=parent, batch_handlers=batch,

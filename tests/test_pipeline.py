@@ -38,6 +38,39 @@ def test_batched_generation_matches_unbatched():
         assert a == b
 
 
+def test_batched_encoding_matches_unbatched(monkeypatch):
+    """The encoder's batch: each item's streams as encoded alone, a bad item failing alone;
+    and the one-pass batch the networks run on CUDA (forced here on the CPU) gives the same
+    prompts and edge maps as one image at a time."""
+    from gensemcom.agents.agent import SemanticAgent
+    from gensemcom.agents.backends import edges, prompt
+    from gensemcom.agents.images import load_image
+
+    encoder = SemanticAgent("encoder", {"seed": 1, "streams": ["prompt", "edge", "hint", "latent"]})
+    images = [load_image(name, 64) for name in ("barbara", "monarch", "sail")]
+    items = [({"h": 64, "w": 64}, [image.tobytes()]) for image in images]
+    items.insert(1, ({"h": 64, "w": 64}, [b"short"]))
+    items.append(({"h": 64, "w": 64, "streams": ["edge"]}, [images[0].tobytes()]))
+    alone = []
+    for header, frames in items:
+        try:
+            alone.append(encoder.encode(header, frames))
+        except ValueError as exc:
+            alone.append(exc)
+    batched = encoder.encode_batch(items)
+    assert isinstance(batched[1], ValueError) and "raw RGB frame" in str(batched[1])
+    assert [b for k, b in enumerate(batched) if k != 1] == [a for k, a in enumerate(alone) if k != 1]
+    assert batched[4][0]["streams"] == ["edge"] and batched[4][1][0] == batched[0][1][1]
+
+    monkeypatch.setattr(edges, "batches_on", lambda device: True)
+    monkeypatch.setattr(prompt, "batches_on", lambda device: True)
+    calls = [(image,) for image in images]
+    assert encoder.models["prompt"].extract_batch(calls) == [encoder.models["prompt"].extract(i) for i in images]
+    one_pass = encoder.models["edges"].detect_batch(calls)
+    for image, edge_map in zip(images, one_pass):
+        assert (edge_map == encoder.models["edges"].detect(image)).mean() > 0.999
+
+
 def test_a_failing_item_fails_alone_in_its_batch():
     from gensemcom.agents.agent import SemanticAgent
 
@@ -62,7 +95,7 @@ def _run(tmp_path: Path, name: str, **changes) -> Path:
 @pytest.mark.slow
 def test_pipelined_and_batched_runs_have_the_traces_of_a_blocking_run(tmp_path, capsys):
     """The default scenario with the default generator, blocking (the mode of before) vs
-    pipelined (the default) vs pipelined with batches of 4 on two generator workers:
+    pipelined (the default) vs pipelined with batches of 4 on two workers per role:
     packets.parquet and units.parquet the same (wall-time columns aside), images included."""
     small = {"images": {"size": 64, "interval_s": 0.02}}   # faster than generate_s: requests queue
     blocking = _run(tmp_path, "blocking", agents={"pipeline": False}, **small)
@@ -71,8 +104,9 @@ def test_pipelined_and_batched_runs_have_the_traces_of_a_blocking_run(tmp_path, 
     assert compare(blocking, pipelined), capsys.readouterr().out
     assert compare(blocking, batched), capsys.readouterr().out
     assert (pd.read_parquet(batched / "units.parquet")["status"] == "ok").all()
-    logs = "".join(p.read_text() for p in batched.glob("agent-generator*.log"))
-    assert "(batch of 2)" in logs or "(batch of 3)" in logs or "(batch of 4)" in logs, logs[-2000:]
+    for role in ("encoder", "generator"):   # both roles batched (the encodings are all sent at once)
+        logs = "".join(p.read_text() for p in batched.glob(f"agent-{role}*.log"))
+        assert any(f"(batch of {n})" in logs for n in (2, 3, 4)), logs[-2000:]
 
 
 @pytest.mark.ns3

@@ -58,14 +58,15 @@ class AgentsConfig(Section):
                                              "fixed a reply is joined only at its simulated finish time (ns-3 runs on "
                                              "meanwhile), and the source encodings are sent all at once. Same traces "
                                              "either way; false: every request blocks the run (the mode of before).")
-    max_batch: int = Field(1, ge=1, le=256, description="lte_edge: the generator agent runs up to this many queued "
-                                                        "requests as one batch (1: one at a time). Outputs do not "
-                                                        "depend on the batch (per-unit seeds).")
+    max_batch: int = Field(1, ge=1, le=256, description="lte_edge: each encoder and generator agent runs up to this "
+                                                        "many queued requests as one batch (1: one at a time). Outputs "
+                                                        "do not depend on the batch (per-unit seeds, batch-invariant "
+                                                        "kernels on CPU).")
     workers: int = Field(1, ge=1, le=64, description="lte_edge: agent processes per role (encoder and generator); "
                                                      "each request goes to the role's live one with the fewest "
                                                      "outstanding; with several, each is pinned to its share of the "
                                                      "cores, and one that dies fails only the units it holds.")
-    batch_wait_ms: float = Field(0.0, ge=0, le=10_000, description="lte_edge: how long the generator agent waits, after a "
+    batch_wait_ms: float = Field(0.0, ge=0, le=10_000, description="lte_edge: how long an agent waits, after a "
                                                                    "request arrives, for more to fill a batch.")
     device: str | list[str] = Field(
         "auto", description="Where the agents' models run: \"auto\" (CUDA when torch sees one, else the CPU), \"cpu\", "

@@ -73,20 +73,29 @@ class Generator(Protocol):
         """Prompt + optional bool edge map + optional uint8 colour hint -> uint8 size x size x 3.
 
         A backend may also have generate_batch(jobs), jobs a list of (prompt, edges, hint, seed,
-        size), returning one image per job, each as generate() would (generate_many falls back to
+        size), returning one image per job, each as generate() would (call_many falls back to
         a loop of generate() for a backend without it)."""
 
 
-def generate_many(generator, jobs: list[tuple]) -> list[np.ndarray]:
-    """Images of several generation jobs: the backend's generate_batch where it has one, else
-    one generate() per job."""
-    batch = getattr(generator, "generate_batch", None)
-    if batch is not None and len(jobs) > 1:
-        images = batch(jobs)
-        if len(images) != len(jobs):
-            raise BackendError(f"{generator.name}.generate_batch returned {len(images)} images for {len(jobs)} jobs")
-        return list(images)
-    return [generator.generate(*job) for job in jobs]
+def call_many(model, method: str, calls: list[tuple]) -> list:
+    """model.<method>(*args) for each args in calls: through the backend's <method>_batch(calls)
+    where it has one (generate_batch, extract_batch, detect_batch: one result per call, each as
+    the single call gives it), else one call each."""
+    batch = getattr(model, f"{method}_batch", None)
+    if batch is not None and len(calls) > 1:
+        results = batch(calls)
+        if len(results) != len(calls):
+            raise BackendError(f"{model.name}.{method}_batch returned {len(results)} results for {len(calls)} calls")
+        return list(results)
+    return [getattr(model, method)(*args) for args in calls]
+
+
+def batches_on(device) -> bool:
+    """Whether an encoder network runs a batch as one forward pass: on CUDA. On the CPU one image
+    at a time is faster (bench/batched_generation.py's HED / EfficientNet figures in
+    docs/results.md) and what a batch gives must be what one image gives, which oneDNN does not
+    promise for a batched pass."""
+    return getattr(device, "type", str(device)) == "cuda"
 
 
 @runtime_checkable

@@ -113,9 +113,14 @@ def preprocess(image: np.ndarray) -> torch.Tensor:
 
 def edge_probability(image: np.ndarray, net: HED | None = None) -> np.ndarray:
     """Soft HED edge map, float32 HxW in [0, 1], at the input resolution."""
+    return edge_probabilities([image], net)[0]
+
+
+def edge_probabilities(images: list[np.ndarray], net: HED | None = None) -> np.ndarray:
+    """edge_probability of images of one size, in one forward pass: float32 (n, H, W)."""
     net = load_hed() if net is None else net
     with torch.inference_mode():
-        return net(preprocess(image))[0, 0].numpy()
+        return net(torch.cat([preprocess(image) for image in images]))[:, 0].numpy()
 
 
 class _DoubleConvBlock(nn.Module):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .base import BackendError, bundled_file, check_rgb
+from .base import BackendError, batches_on, bundled_file, check_rgb
 from .device import model_dtype, place, resolve_device
 
 DEFAULT = "efficientnet_lite0"
@@ -81,14 +81,30 @@ class EfficientNetPrompt:
 
     def classify(self, image: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
         """Top-k (label, probability), most likely first."""
+        return self._top(self._probabilities([image])[0], k)
+
+    def extract(self, image: np.ndarray) -> str:
+        return self._prompt(self.classify(image, self.top_k))
+
+    def extract_batch(self, calls: list[tuple]) -> list[str]:
+        """extract() of each (image,): one forward pass on CUDA, else one image at a time
+        (base.batches_on)."""
+        if not batches_on(self.device):
+            return [self.extract(image) for image, in calls]
+        return [self._prompt(self._top(probs, self.top_k)) for probs in self._probabilities([image for image, in calls])]
+
+    def _probabilities(self, images: list[np.ndarray]):
         import torch
         with torch.inference_mode():
-            probs = self.net(self._input(image)).softmax(dim=1)[0]
+            return self.net(torch.cat([self._input(image) for image in images])).softmax(dim=1)
+
+    def _top(self, probs, k: int) -> list[tuple[str, float]]:
         top = probs.topk(k)
         return [(self.labels[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]
 
-    def extract(self, image: np.ndarray) -> str:
-        nouns = [_with_article(label) for label, _ in self.classify(image, self.top_k)]
+    @staticmethod
+    def _prompt(classes: list[tuple[str, float]]) -> str:
+        nouns = [_with_article(label) for label, _ in classes]
         while len(nouns) > 1 and len("a photo of " + " or ".join(nouns)) > MAX_PROMPT_CHARS:
             nouns.pop()
         return ("a photo of " + " or ".join(nouns))[:MAX_PROMPT_CHARS]
